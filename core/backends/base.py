@@ -1,0 +1,35 @@
+"""The one interface every mask backend implements.
+
+A backend receives the photo and the prompts (built from landmarks before it runs) and returns, per prompt,
+candidate masks. It may also return a shared pool of whole-photo candidates (automatic mask generation) that
+any instance can draw from. The pipeline, not the backend, picks each instance's mask by agreement with the
+landmark prior (`core.selection`), so every backend is judged the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run here (no token, no weights, service down); the message is shown to the user."""
+
+
+@dataclass
+class Candidates:
+    per_prompt: list  # per prompt: list of bool HxW masks proposed for that instance
+    shared: list = field(default_factory=list)  # bool HxW masks any instance may take (may be split pieces)
+    scores: list = None  # optional per-prompt model scores, aligned with per_prompt
+    trusted: bool = False  # True when per_prompt[i][0] is already the final answer (no selection needed)
+
+
+class Backend:
+    name = "base"
+
+    def available(self) -> tuple:
+        """(ready, reason). Cheap: no network, no model load."""
+        return True, ""
+
+    def propose(self, image: np.ndarray, prompts: list, **options) -> Candidates:
+        raise NotImplementedError

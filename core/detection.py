@@ -1,0 +1,218 @@
+"""Find faces and hands with MediaPipe's bundled `mp.solutions` models (mediapipe 0.10.21).
+
+Faces: BlazeFace short- and full-range (close-ups and group photos), merged; then FaceMesh on each face's
+expanded crop (the whole-photo mesh misses small faces). When no frontal face is found, the Pose model's head
+keypoints find faces in profile. Hands: the Hands solution on the photo, plus a mirrored pass for recall.
+
+MediaPipe graphs keep internal state, so each model is created once per process and used under a lock.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .types import Detection
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    min_confidence: float = 0.5  # face and hand detection confidence
+    max_hands: int = 6
+    max_faces: int = 20
+    profile_faces: bool = True  # use the Pose model's head keypoints when no frontal face is found
+    mirror_hands: bool = True  # a second Hands pass on the mirrored photo, for hands the first pass misses
+
+
+_MODELS: dict = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _model(key, factory):
+    """One MediaPipe graph per key per process, each with its own lock (graphs are not thread-safe)."""
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = (factory(), threading.Lock())
+        return _MODELS[key]
+
+
+def _run(key, factory, rgb):
+    model, lock = _model(key, factory)
+    with lock:
+        return model.process(rgb)
+
+
+def _face_detector(model_selection: int, conf: float):
+    import mediapipe as mp
+
+    return ("fd", model_selection, conf), lambda: mp.solutions.face_detection.FaceDetection(
+        min_detection_confidence=conf, model_selection=model_selection)
+
+
+def _face_mesh():
+    import mediapipe as mp
+
+    return ("mesh",), lambda: mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.3)
+
+
+def _hands(max_hands: int, conf: float):
+    import mediapipe as mp
+
+    return ("hands", max_hands, conf), lambda: mp.solutions.hands.Hands(
+        static_image_mode=True, max_num_hands=max_hands, model_complexity=1, min_detection_confidence=conf)
+
+
+def _pose():
+    import mediapipe as mp
+
+    return ("pose",), lambda: mp.solutions.pose.Pose(
+        static_image_mode=True, model_complexity=1, enable_segmentation=False, min_detection_confidence=0.5)
+
+
+def warm_up(options: DetectOptions = DetectOptions()) -> None:
+    """Create the graphs and run them once, so the first user request is not the slow one."""
+    blank = np.full((256, 256, 3), 127, np.uint8)
+    detect(blank, options)
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _box_of(points: np.ndarray) -> tuple:
+    return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
+
+
+def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
+    """All faces and hands in the photo, each with landmarks in input pixels."""
+    return detect_faces(rgb, options) + detect_hands(rgb, options)
+
+
+# ----------------------------------------------------------------------------------------------- faces
+
+def detect_faces(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
+    h, w = rgb.shape[:2]
+    found = []  # (box, score, keypoints)
+    for selection in (0, 1):
+        res = _run(*_face_detector(selection, options.min_confidence), rgb)
+        for det in res.detections or []:
+            rb = det.location_data.relative_bounding_box
+            box = (rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h)
+            kps = np.array([(k.x * w, k.y * h) for k in det.location_data.relative_keypoints], np.float64)
+            found.append((box, float(det.score[0]), kps, "face_detection"))
+    faces = _non_max_suppression(found, 0.3)
+    if not faces and options.profile_faces:
+        faces = _faces_from_pose(rgb, options)
+    out = []
+    for box, score, kps, source in faces[: options.max_faces]:
+        mesh = _mesh_on_crop(rgb, box)
+        if mesh is not None:
+            out.append(Detection("face", _box_of(mesh), score, mesh, "face_mesh", source))
+        else:
+            kind = "pose_keypoints" if source == "pose" else "face_keypoints"
+            out.append(Detection("face", tuple(float(v) for v in box), score, kps, kind, source))
+    return out
+
+
+def _non_max_suppression(found: list, iou: float) -> list:
+    keep = []
+    for item in sorted(found, key=lambda f: -f[1]):
+        if all(box_iou(item[0], k[0]) < iou for k in keep):
+            keep.append(item)
+    return keep
+
+
+def _square_crop(rgb: np.ndarray, box, scale: float):
+    """A square crop around `box`, `scale` times its longer side, padded at the borders."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = max(box[2] - box[0], box[3] - box[1]) * scale
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    s = max(int(round(side)), 16)
+    h, w = rgb.shape[:2]
+    crop = np.zeros((s, s, 3), np.uint8)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + s, w), min(y0 + s, h)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return None, x0, y0
+    crop[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    return crop, x0, y0
+
+
+def _mesh_on_crop(rgb: np.ndarray, box) -> np.ndarray | None:
+    """468 face-mesh points for the face in `box`, or None when FaceMesh does not confirm a face there."""
+    crop, x0, y0 = _square_crop(rgb, box, 2.0)
+    if crop is None:
+        return None
+    side = crop.shape[0]
+    target = 384
+    resized = cv2.resize(crop, (target, target), interpolation=cv2.INTER_AREA if side > target else cv2.INTER_LINEAR)
+    res = _run(*_face_mesh(), resized)
+    if not res.multi_face_landmarks:
+        return None
+    lm = res.multi_face_landmarks[0].landmark
+    pts = np.array([(p.x * side + x0, p.y * side + y0) for p in lm], np.float64)
+    # FaceMesh found a face in the crop; accept it only if it is the face that was detected.
+    if box_iou(_box_of(pts), box) < 0.2:
+        return None
+    return pts
+
+
+# Pose landmark indices 0-10: nose, eyes (inner, centre, outer) x2, ears, mouth corners.
+_POSE_HEAD = list(range(11))
+
+
+def _faces_from_pose(rgb: np.ndarray, options: DetectOptions) -> list:
+    """A head box from Pose keypoints: Pose sees heads in profile where BlazeFace does not."""
+    res = _run(*_pose(), rgb)
+    if not res.pose_landmarks:
+        return []
+    h, w = rgb.shape[:2]
+    lm = res.pose_landmarks.landmark
+    pts = np.array([(lm[i].x * w, lm[i].y * h) for i in _POSE_HEAD], np.float64)
+    vis = np.array([lm[i].visibility for i in _POSE_HEAD])
+    if vis[0] < 0.5 or (vis > 0.5).sum() < 5:
+        return []
+    # Head extent: the keypoints span eyes/ears/mouth; pad by the eye-mouth distance to reach chin and brow.
+    eye_y = pts[1:7, 1].mean()
+    mouth_y = pts[9:11, 1].mean()
+    unit = max(abs(mouth_y - eye_y), 1.0)
+    x0, x1 = pts[:, 0].min() - 0.6 * unit, pts[:, 0].max() + 0.6 * unit
+    y0, y1 = eye_y - 1.6 * unit, mouth_y + 1.3 * unit
+    box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
+    return [(box, float(vis[0]), pts, "pose")]
+
+
+# ----------------------------------------------------------------------------------------------- hands
+
+def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
+    h, w = rgb.shape[:2]
+    hands = _hands_in(rgb, options)
+    if options.mirror_hands and len(hands) < options.max_hands:
+        for box, score, pts, side in _hands_in(np.ascontiguousarray(rgb[:, ::-1]), options):
+            pts = pts.copy()
+            pts[:, 0] = w - 1 - pts[:, 0]
+            side = {"left": "right", "right": "left"}.get(side, side)
+            hands.append((_box_of(pts), score, pts, side))
+    out = []
+    for box, score, pts, side in _non_max_suppression(hands, 0.3)[: options.max_hands]:
+        out.append(Detection("hand", box, score, pts, "hand_21", "hands", side))
+    return out
+
+
+def _hands_in(rgb: np.ndarray, options: DetectOptions) -> list:
+    h, w = rgb.shape[:2]
+    res = _run(*_hands(options.max_hands, options.min_confidence), rgb)
+    out = []
+    for lms, handed in zip(res.multi_hand_landmarks or [], res.multi_handedness or []):
+        pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], np.float64)
+        cls = handed.classification[0]
+        # MediaPipe labels handedness as if the photo were mirrored (selfie); ordinary photos are not.
+        side = {"Left": "right", "Right": "left"}.get(cls.label, cls.label.lower())
+        out.append((_box_of(pts), float(cls.score), pts, side))
+    return out

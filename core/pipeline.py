@@ -1,0 +1,115 @@
+"""`segment()`: load → detect → prompts → backend candidates → choose by landmarks → label → render."""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from . import backends
+from .backends.base import BackendUnavailable
+from .detection import DetectOptions, detect
+from .loading import load_image
+from .prompts import build_prompts
+from .render import annotate
+from .selection import choose, make_exclusive
+from .types import Instance, Result
+
+log = logging.getLogger(__name__)
+OFFLINE = "landmarks"
+
+
+def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_hands: int = 6,
+            max_faces: int = 20, box_scale: float = 1.5, refine: bool = True, profile_faces: bool = True,
+            mirror_hands: bool = True, draw: bool = True, **backend_options) -> Result:
+    """Find every face and hand in `image` (path, bytes, PIL image or RGB array) and mask each one.
+
+    `backend`: "auto" (best available, see `Result.backend`), "landmarks" (offline), or a registered model
+    backend. A backend that cannot run or fails falls back to the offline one; `Result.messages` says why.
+    Raises `core.ImageLoadError` (a ValueError with a one-sentence message) for unusable input.
+    """
+    t = _Timer()
+    rgb = load_image(image)
+    t.lap("load")
+    opts = DetectOptions(min_confidence=float(min_confidence), max_hands=int(max_hands), max_faces=int(max_faces),
+                         profile_faces=bool(profile_faces), mirror_hands=bool(mirror_hands))
+    detections = detect(rgb, opts)
+    t.lap("detect")
+    prompts = build_prompts(detections, rgb.shape, float(box_scale))
+    t.lap("prompts")
+    messages: list = []
+    chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine))
+    t.lap("segment")
+    picked = choose(prompts, cands)
+    masks = make_exclusive(prompts, [m for m, _ in picked])
+    instances = _label(prompts, masks, [n for _, n in picked], chosen)
+    t.lap("select")
+    result = Result(image=rgb, instances=instances, backend=chosen, timings=t.laps, messages=messages)
+    if draw:
+        result.annotated = annotate(rgb, instances)
+        t.lap("render")
+    t.laps["total"] = sum(v for k, v in t.laps.items() if k != "total")
+    return result
+
+
+def _candidates_for(name: str, rgb, prompts, messages, options):
+    b = backends.get(name)
+    ready, why = b.available()
+    if not ready:
+        raise BackendUnavailable(why)
+    return b.propose(rgb, prompts, **options)
+
+
+def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
+    """Run the requested backend (or the best available for "auto"); fall back to the offline one, saying why."""
+    if requested in (None, "", "auto"):
+        order = list(backends.AUTO_ORDER)
+    else:
+        backends.get(requested)  # unknown names are a clear ValueError, not a silent fallback
+        order = [requested]
+    for name in order:
+        if name == OFFLINE:
+            break
+        try:
+            return name, _candidates_for(name, rgb, prompts, messages, options)
+        except BackendUnavailable as exc:
+            if requested == name or str(exc):
+                messages.append(f"{name} not used: {exc}")
+        except Exception as exc:  # a model backend must never take the app down: fall back, say so
+            log.warning("backend %s failed: %s", name, type(exc).__name__)
+            messages.append(f"{name} failed ({type(exc).__name__}); used the offline landmarks backend.")
+    return OFFLINE, backends.get(OFFLINE).propose(rgb, prompts, **options)
+
+
+def _label(prompts, masks, notes, backend_name) -> list:
+    """Instances numbered left to right per kind: face-1, face-2, hand-1 (left), ..."""
+    instances = []
+    for kind in ("face", "hand"):
+        idx = [i for i, p in enumerate(prompts) if p.detection.kind == kind]
+        idx.sort(key=lambda i: (prompts[i].detection.box[0] + prompts[i].detection.box[2]) / 2)
+        for n, i in enumerate(idx, 1):
+            det = prompts[i].detection
+            label = f"{kind}-{n}" + (f" ({det.handedness})" if det.handedness else "")
+            instances.append(Instance(
+                kind=kind, label=label, box=_mask_box(masks[i], det.box), score=det.score, mask=masks[i],
+                landmarks=det.landmarks, landmark_kind=det.landmark_kind, handedness=det.handedness,
+                backend=OFFLINE if notes[i] else backend_name, source=det.source, note=notes[i]))
+    return instances
+
+
+def _mask_box(mask: np.ndarray, fallback) -> tuple:
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if len(ys) == 0:
+        return tuple(int(round(v)) for v in fallback)
+    return (int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
+
+
+class _Timer:
+    def __init__(self):
+        self.laps: dict = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - self._t) * 1000.0
+        self._t = now

@@ -1,0 +1,128 @@
+"""Turn detections into prompts: expanded boxes, landmark-shaped prior masks, and point prompts.
+
+The prior mask is both the offline answer (refined by the `landmarks` backend) and the judge that
+model-based backends' candidate masks are scored against.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .types import Detection, Prompt
+
+
+def _ordered_loop(edges) -> list:
+    """Walk MediaPipe's unordered edge set of a closed contour into an ordered list of indices."""
+    nxt = {}
+    for a, b in edges:
+        nxt.setdefault(a, []).append(b)
+        nxt.setdefault(b, []).append(a)
+    start = min(nxt)
+    loop, prev, cur = [start], None, start
+    while True:
+        cand = [n for n in nxt[cur] if n != prev]
+        if not cand or cand[0] == start:
+            break
+        prev, cur = cur, cand[0]
+        loop.append(cur)
+    return loop
+
+
+def _face_oval() -> list:
+    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_FACE_OVAL
+
+    return _ordered_loop(FACEMESH_FACE_OVAL)
+
+
+FACE_OVAL = _face_oval()
+# Face-mesh points well inside the face (nose tip, between the brows, cheeks, chin) used as positive prompts.
+FACE_POSITIVE = [4, 168, 50, 280, 200]
+HAND_FINGERS = [[0, 1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]]
+HAND_PALM = [0, 1, 2, 5, 9, 13, 17]
+HAND_POSITIVE = [0, 5, 9, 13, 17, 6, 10, 14, 18, 3]
+
+
+def expand_box(box, scale: float, width: int, height: int) -> tuple:
+    """Scale a box about its centre and clip it to the image (int pixels)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) * scale / 2, (box[3] - box[1]) * scale / 2
+    x0, y0 = max(0, int(np.floor(cx - hw))), max(0, int(np.floor(cy - hh)))
+    x1, y1 = min(width, int(np.ceil(cx + hw))), min(height, int(np.ceil(cy + hh)))
+    return (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
+
+
+def hand_scale(pts: np.ndarray) -> float:
+    """A size for the hand that does not depend on finger pose: palm width and palm length."""
+    palm_w = np.linalg.norm(pts[5] - pts[17])
+    palm_l = np.linalg.norm(pts[0] - pts[9])
+    return float(max(palm_w, 0.6 * palm_l, 1.0))
+
+
+def face_prior(det: Detection, shape) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    pts = det.landmarks
+    if det.landmark_kind == "face_mesh":
+        poly = pts[FACE_OVAL]
+    else:
+        poly = _face_polygon_from_keypoints(det)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _face_polygon_from_keypoints(det: Detection) -> np.ndarray:
+    """A face outline from sparse keypoints (BlazeFace's 6 or Pose's 11): eyes/nose/mouth/ears, grown up to the
+    brow and down to the chin by the eye-mouth distance, so a face without a mesh is still face-shaped."""
+    pts = det.landmarks
+    if det.landmark_kind == "pose_keypoints":
+        eyes, mouth = pts[1:7], pts[9:11]
+    else:
+        eyes, mouth = pts[0:2], pts[3:4]
+    eye_c, mouth_c = eyes.mean(0), mouth.mean(0)
+    down = mouth_c - eye_c
+    unit = max(np.linalg.norm(down), 1.0)
+    down = down / unit
+    side = np.array([-down[1], down[0]])
+    extra = [eye_c - 1.0 * unit * down, mouth_c + 0.9 * unit * down]
+    extra += [p - 0.6 * unit * down for p in eyes] + [p + 0.5 * unit * down + s * 0.4 * unit * side
+                                                      for p in mouth for s in (-1, 1)]
+    hull = cv2.convexHull(np.vstack([pts, np.array(extra)]).astype(np.float32))[:, 0, :]
+    return hull
+
+
+def hand_prior(det: Detection, shape) -> np.ndarray:
+    pts = det.landmarks
+    size = hand_scale(pts)
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[HAND_PALM]).astype(np.int32)], 1)
+    width = max(int(round(0.30 * size)), 2)
+    for chain in HAND_FINGERS:
+        line = np.round(pts[chain]).astype(np.int32)
+        cv2.polylines(mask, [line], False, 1, thickness=width, lineType=cv2.LINE_8)
+        for p in line:
+            cv2.circle(mask, (int(p[0]), int(p[1])), width // 2, 1, -1)
+    return mask.astype(bool)
+
+
+def prior_mask(det: Detection, shape) -> np.ndarray:
+    return face_prior(det, shape) if det.kind == "face" else hand_prior(det, shape)
+
+
+def positive_points(det: Detection) -> np.ndarray:
+    if det.kind == "hand":
+        return det.landmarks[HAND_POSITIVE]
+    if det.landmark_kind == "face_mesh":
+        return det.landmarks[FACE_POSITIVE]
+    return det.landmarks.mean(0, keepdims=True)
+
+
+def build_prompts(detections: list, shape, box_scale: float = 1.5) -> list:
+    h, w = shape[:2]
+    prompts = []
+    positives = [positive_points(d) for d in detections]
+    for i, det in enumerate(detections):
+        ebox = expand_box(det.box, box_scale, w, h)
+        neg = [p for j, pts in enumerate(positives) if j != i for p in pts
+               if ebox[0] <= p[0] < ebox[2] and ebox[1] <= p[1] < ebox[3]]
+        prompts.append(Prompt(i, det, ebox, prior_mask(det, shape), positives[i],
+                              np.array(neg, np.float64).reshape(-1, 2)))
+    return prompts

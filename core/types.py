@@ -1,0 +1,114 @@
+"""The data that flows through the pipeline: one Detection per face/hand, one Instance per mask, one Result.
+
+Like supervision's `Detections`, a single small type travels from detection to export; drawing and exporting
+read it and never reach back into detection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+Box = tuple  # (x0, y0, x1, y1) in input pixels
+
+
+@dataclass
+class Detection:
+    """What MediaPipe (or a recall helper) found: a face or a hand with its landmarks, before any mask."""
+
+    kind: str  # "face" | "hand"
+    box: tuple  # (x0, y0, x1, y1) float pixels, tight around the landmarks/detection
+    score: float
+    landmarks: np.ndarray  # (N, 2) float pixels (x, y); 468 face-mesh points, 21 hand points, or a few keypoints
+    landmark_kind: str  # "face_mesh" | "face_keypoints" | "pose_keypoints" | "hand_21"
+    source: str  # which detector found it, e.g. "face_detection", "pose", "hands"
+    handedness: Optional[str] = None  # "left" | "right" for hands
+
+
+@dataclass
+class Prompt:
+    """Everything a backend needs for one instance, built before any backend runs."""
+
+    index: int
+    detection: Detection
+    expanded_box: tuple  # int pixels, clipped to the image
+    prior: np.ndarray  # bool HxW landmark-shaped mask (the offline answer and the judge of candidates)
+    positive_points: np.ndarray  # (K, 2) pixels inside the instance
+    negative_points: np.ndarray  # (M, 2) pixels on neighbouring instances
+
+
+@dataclass
+class Instance:
+    """One labelled mask in the result."""
+
+    kind: str
+    label: str  # "face-1", "hand-2 (left)"
+    box: tuple  # (x0, y0, x1, y1) int pixels of the input image
+    score: float
+    mask: np.ndarray  # bool HxW of the (loaded) input image
+    landmarks: np.ndarray
+    landmark_kind: str
+    handedness: Optional[str]
+    backend: str  # which backend produced this mask ("landmarks" when a backend fell back to the prior)
+    source: str
+    note: str = ""
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no mask pixels)."""
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "box": [int(v) for v in self.box],
+            "score": round(float(self.score), 4),
+            "handedness": self.handedness,
+            "area": self.area,
+            "backend": self.backend,
+            "detector": self.source,
+            "landmarks": self.landmark_kind,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Result:
+    """What `core.segment` returns."""
+
+    image: np.ndarray  # the RGB uint8 photo as loaded (EXIF-rotated)
+    instances: list
+    backend: str  # the backend that actually ran
+    timings: dict  # stage -> milliseconds
+    annotated: Optional[np.ndarray] = None  # RGB uint8 overlay
+    messages: list = field(default_factory=list)  # user-facing notes, e.g. why a backend fell back
+
+    @property
+    def faces(self) -> list:
+        return [i for i in self.instances if i.kind == "face"]
+
+    @property
+    def hands(self) -> list:
+        return [i for i in self.instances if i.kind == "hand"]
+
+    def summary(self) -> str:
+        """One line for a status bar: what was found, by which backend, how fast."""
+        nf, nh = len(self.faces), len(self.hands)
+        found = f"{nf} face{'s' if nf != 1 else ''} and {nh} hand{'s' if nh != 1 else ''}"
+        if not self.instances:
+            found = "No face or hand found"
+        line = f"{found} · backend: {self.backend} · {self.timings.get('total', 0):.0f} ms"
+        return " ".join([line] + [m for m in self.messages])
+
+    def to_dict(self) -> dict:
+        h, w = self.image.shape[:2]
+        return {
+            "width": int(w),
+            "height": int(h),
+            "backend": self.backend,
+            "timings_ms": {k: round(float(v), 2) for k, v in self.timings.items()},
+            "messages": list(self.messages),
+            "instances": [i.to_dict() for i in self.instances],
+        }
