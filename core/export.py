@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 import re
 from pathlib import Path
 
@@ -35,3 +36,15 @@ def write_result(result, out_dir, source_name: str = "") -> Path:
         item["mask_file"] = files[item["label"]]
     (out / "result.json").write_text(json.dumps(doc, indent=2))
     return out
+
+
+def write_downloads(result, out_dir) -> list:
+    """Files a user downloads: the annotated PNG, a zip of 0/255 mask PNGs (with result.json), result.json."""
+    out = write_result(result, out_dir)
+    archive = out / "masks.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for png in sorted((out / "masks").glob("*.png")):
+            z.write(png, f"masks/{png.name}")
+        z.write(out / "result.json", "result.json")
+    files = [out / "annotated.png", archive, out / "result.json"]
+    return [str(f) for f in files if f.exists()]

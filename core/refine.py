@@ -39,6 +39,7 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     gc[core > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
+        cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means: same photo, same mask (per thread)
         cv2.grabCut(cv2.cvtColor(small_img, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return prior

@@ -13,37 +13,71 @@ def colour(index: int) -> tuple:
     return PALETTE[index % len(PALETTE)]
 
 
+def label_colour(label: str) -> tuple:
+    """A colour fixed by the label ("face-2", "hand-1 (left)"), so every view of a result agrees on colours.
+    Faces start at the palette's first colour, hands at its fourth."""
+    kind, _, rest = label.partition("-")
+    digits = "".join(ch for ch in rest.split(" ")[0] if ch.isdigit())
+    n = int(digits) - 1 if digits else 0
+    return colour(n + (3 if kind == "hand" else 0))
+
+
 def annotate(image: np.ndarray, instances: list, alpha: float = 0.45) -> np.ndarray:
-    """Return a new RGB uint8 image with every instance drawn; the input is not modified."""
-    out = image.astype(np.float32)
+    """Return a new RGB uint8 image with every instance drawn; the input is not modified.
+
+    Blending works on each mask's bounding box only, so drawing costs little on large photos."""
+    out = image.copy()
     h, w = image.shape[:2]
-    for k, inst in enumerate(instances):
-        c = np.array(colour(k), np.float32)
-        m = inst.mask
-        out[m] = out[m] * (1 - alpha) + c * alpha
-    out = np.clip(out, 0, 255).astype(np.uint8)
+    for inst in instances:
+        x0, y0, x1, y1 = _bounds(inst.mask)
+        if x1 <= x0:
+            continue
+        region, m = out[y0:y1, x0:x1], inst.mask[y0:y1, x0:x1]
+        tint = np.empty_like(region)
+        tint[:] = label_colour(inst.label)
+        blended = cv2.addWeighted(region, 1 - alpha, tint, alpha, 0)
+        np.copyto(region, blended, where=m[:, :, None])
     thick = max(1, int(round(max(h, w) / 500)))
     font_scale = max(0.4, max(h, w) / 1400)
-    for k, inst in enumerate(instances):
-        c = tuple(int(v) for v in colour(k))
-        contours, _ = cv2.findContours(inst.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, c, thick, cv2.LINE_AA)
-        x0, y0, x1, y1 = (int(v) for v in inst.box)
-        cv2.rectangle(out, (x0, y0), (x1, y1), c, thick, cv2.LINE_AA)
-        _label(out, inst.label, x0, y0, c, font_scale, thick)
+    placed: list = []
+    for inst in instances:
+        c = tuple(int(v) for v in label_colour(inst.label))
+        x0, y0, x1, y1 = _bounds(inst.mask)
+        if x1 > x0:
+            contours, _ = cv2.findContours(inst.mask[y0:y1, x0:x1].astype(np.uint8), cv2.RETR_EXTERNAL,
+                                           cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
+            cv2.drawContours(out, contours, -1, c, thick, cv2.LINE_AA)
+        box = tuple(int(v) for v in inst.box)
+        cv2.rectangle(out, box[:2], box[2:], c, thick, cv2.LINE_AA)
+        _label(out, inst.label, box, c, font_scale, thick, placed)
     return out
 
 
-def _label(img, text, x, y, c, scale, thick):
+def _bounds(mask: np.ndarray) -> tuple:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return (0, 0, 0, 0)
+    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+def _label(img, text, box, c, scale, thick, placed: list):
+    """Draw a filled tag with the label: above the box, else inside its top, else below it; the first spot that
+    does not cover a label already drawn (`placed`), so labels of touching hands stay readable."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    tag_w, tag_h = tw + 4, th + base + 4
     h, w = img.shape[:2]
-    x = int(min(max(x, 0), max(w - tw - 4, 0)))
-    top = y - th - base - 4
-    if top < 0:  # no room above the box: put the label inside it
-        top = y
-    top = int(min(max(top, 0), max(h - th - base - 4, 0)))
-    cv2.rectangle(img, (x, top), (x + tw + 4, top + th + base + 4), c, -1)
+    x0, y0, x1, y1 = box
+    x = int(min(max(x0, 0), max(w - tag_w, 0)))
+    spots = [y0 - tag_h, y0, y1, y1 - tag_h, y0 - 2 * tag_h, y1 + tag_h]
+    spots = [int(min(max(t, 0), max(h - tag_h, 0))) for t in spots]
+
+    def clear(top):
+        return all(top + tag_h <= a[1] or top >= a[3] or x + tag_w <= a[0] or x >= a[2] for a in placed)
+
+    top = next((t for t in spots if clear(t)), spots[0])
+    placed.append((x, top, x + tag_w, top + tag_h))
+    cv2.rectangle(img, (x, top), (x + tag_w, top + tag_h), c, -1)
     dark = sum(c) > 380  # dark text on light colours, white text on dark ones
     cv2.putText(img, text, (x + 2, top + th + 2), font, scale, (0, 0, 0) if dark else (255, 255, 255), thick,
                 cv2.LINE_AA)

@@ -1,0 +1,115 @@
+"""Gradio Space: drop in a photo, get every face and hand masked and labelled. UI wiring only; logic is in core/."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import gradio as gr  # noqa: E402
+
+import core  # noqa: E402
+from core import backends  # noqa: E402
+from core.detection import warm_up  # noqa: E402
+from core.export import write_downloads  # noqa: E402
+from core.render import annotate, label_colour  # noqa: E402
+
+log = logging.getLogger("app")
+HERE = Path(__file__).resolve().parent
+EXAMPLES = [str(p) for p in sorted((HERE / "examples").glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
+OUT_ROOT = Path(tempfile.gettempdir()) / "face-hand-segmentation"
+
+DESCRIPTION = """# Face & hand segmentation
+Drop in a photo: MediaPipe finds every face and hand, and each one gets its own labelled mask.
+Works offline (landmark masks); with a `REPLICATE_API_TOKEN` secret or your own token it uses Segment Anything 2.
+"""
+
+
+def _colour_map() -> dict:
+    """Colours for every label the app can produce, matching the outlines drawn by core.render."""
+    labels = [f"face-{n}" for n in range(1, 41)]
+    labels += [f"hand-{n}{side}" for n in range(1, 25) for side in ("", " (left)", " (right)")]
+    return {lab: "#%02x%02x%02x" % label_colour(lab) for lab in labels}
+
+
+def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
+                     progress=gr.Progress()):
+    """Segment one photo. Returns (annotated image with masks, status line, download files)."""
+    if image is None:
+        raise gr.Error("Please upload a photo first (or pick an example).")
+    progress(0.1, desc="Finding faces and hands")
+    options = {"replicate_token": replicate_token.strip()} if replicate_token and replicate_token.strip() else {}
+    try:
+        result = core.segment(image, backend=backend or "auto", min_confidence=min_confidence,
+                              max_hands=int(max_hands), box_scale=box_scale, **options)
+    except ValueError as exc:  # ImageLoadError and bad options: a sentence the user can act on
+        raise gr.Error(str(exc)) from None
+    except Exception as exc:  # never show a traceback to a visitor
+        log.error("segmentation failed: %s", type(exc).__name__)
+        raise gr.Error("Something went wrong while processing this photo. Please try another one.") from None
+    progress(0.9, desc="Preparing downloads")
+    files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()))
+    outlines = annotate(result.image, result.instances, alpha=0.0)  # boxes, outlines and labels; fills by Gradio
+    return (outlines, [(inst.mask, inst.label) for inst in result.instances]), result.summary(), files
+
+
+class PhotoInput(gr.Image):
+    """gr.Image that hands an undecodable upload to core's loader, which explains what is wrong in one
+    sentence (Gradio's own decoder would fail first with a generic error). Same frontend as gr.Image."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:
+            return str(payload.path) if payload is not None and payload.path else None
+
+
+def _out_root() -> Path:
+    OUT_ROOT.mkdir(parents=True, exist_ok=True)
+    return OUT_ROOT
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="Face & hand segmentation", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(DESCRIPTION)
+        with gr.Row():
+            with gr.Column():
+                image = PhotoInput(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
+                                 image_mode=None, height=420)
+                run = gr.Button("Segment faces and hands", variant="primary")
+                with gr.Accordion("Settings", open=False):
+                    backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
+                                          info="auto: Replicate SAM2 with a token, else the best local backend")
+                    min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
+                    max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
+                    box_scale = gr.Slider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
+                    token = gr.Textbox(label="Replicate API token (optional, used for your requests only)",
+                                       type="password", placeholder="r8_...")
+            with gr.Column():
+                result = gr.AnnotatedImage(label="Faces and hands", height=420, color_map=_colour_map())
+                status = gr.Markdown("Upload a photo or pick an example.")
+                downloads = gr.File(label="Downloads: annotated PNG, masks (zip of PNGs), result JSON",
+                                    file_count="multiple")
+        inputs = [image, backend, min_conf, max_hands, box_scale, token]
+        outputs = [result, status, downloads]
+        run.click(run_segmentation, inputs, outputs, api_name="segment")
+        if EXAMPLES:
+            gr.Examples(EXAMPLES, inputs=[image], outputs=outputs, fn=run_segmentation, run_on_click=True,
+                        cache_examples=False, label="Examples (public-domain photos)")
+    demo.queue(default_concurrency_limit=2, max_size=32)
+    return demo
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    threading.Thread(target=warm_up, daemon=True).start()  # load the MediaPipe graphs while the server starts
+    demo.launch(show_error=True, server_name=os.environ.get("GRADIO_SERVER_NAME"),
+                server_port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None)

@@ -1,0 +1,37 @@
+"""Shared fixtures: the labelled photos in ../shared/data (skipped with a reason when absent)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+
+def data_path(rel: str) -> Path:
+    p = DATA / rel
+    if not p.exists():
+        pytest.skip(f"shared data not found at {p} (tests that measure real photos need ../shared/data)")
+    return p
+
+
+def truth(rel: str) -> np.ndarray:
+    return np.asarray(Image.open(data_path(rel)).convert("L")) > 127
+
+
+def iou(a, b) -> float:
+    u = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / u) if u else 1.0
+
+
+@pytest.fixture(autouse=True)
+def _no_replicate_token(monkeypatch):
+    """Tests run offline: a developer's own token must never make a test call the real service."""
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)

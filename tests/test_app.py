@@ -1,0 +1,83 @@
+"""The Space itself: `python app.py` served on 127.0.0.1, called through gradio_client as API users would."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import REPO, data_path
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    port = _free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False")
+    env.pop("REPLICATE_API_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    c = None
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            c = gradio_client.Client(url, verbose=False)
+            break
+        except Exception:
+            time.sleep(0.5)
+    if c is None:
+        proc.kill()
+        pytest.fail(f"app did not start within 60 s:\n{proc.stdout.read()[-3000:]}")
+    yield c
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_api_is_named_segment(client):
+    assert "/segment" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+
+
+def test_segment_through_gradio_client(client):
+    photo = data_path("egohands/images/01.jpg")
+    annotated, status, files = client.predict(gradio_client.handle_file(str(photo)), "auto", 0.5, 6, 1.5, "",
+                                              api_name="/segment")
+    labels = [a["label"] for a in annotated["annotations"]]
+    assert labels == ["face-1", "hand-1 (right)", "hand-2 (left)"]
+    assert status.startswith("1 face and 2 hands") and "backend: landmarks" in status
+    names = sorted(os.path.basename(f) for f in files)
+    assert names == ["annotated.png", "masks.zip", "result.json"]
+    archive = next(f for f in files if f.endswith("masks.zip"))
+    with zipfile.ZipFile(archive) as z:
+        pngs = sorted(n for n in z.namelist() if n.endswith(".png"))
+        assert pngs == ["masks/face-1.png", "masks/hand-1_right.png", "masks/hand-2_left.png"]
+        with z.open("masks/hand-1_right.png") as fh:
+            mask = np.asarray(Image.open(fh))
+    assert mask.shape == (720, 1280) and set(np.unique(mask).tolist()) == {0, 255}
+
+
+def test_bad_upload_gets_a_sentence_not_a_traceback(client, tmp_path):
+    bad = tmp_path / "report.jpg"
+    bad.write_bytes(b"%PDF-1.4 not a photo at all")
+    with pytest.raises(Exception) as info:
+        client.predict(gradio_client.handle_file(str(bad)), "auto", 0.5, 6, 1.5, "", api_name="/segment")
+    text = str(info.value)
+    assert "Traceback" not in text and 'File "' not in text
+    assert "not an image" in text

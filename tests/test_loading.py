@@ -1,0 +1,124 @@
+"""Loading: every input kind and image mode becomes RGB uint8 as the user sees it; bad input is a clear error."""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.loading import ImageLoadError, load_image
+
+
+def _png_bytes(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+def test_path_pil_array_and_bytes_agree(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    p = tmp_path / "x.png"
+    Image.fromarray(rgb).save(p)
+    for src in (p, str(p), p.read_bytes(), Image.fromarray(rgb), rgb):
+        out = load_image(src)
+        assert out.dtype == np.uint8 and out.shape == (40, 60, 3)
+        assert np.array_equal(out, rgb)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # A 60 wide x 40 high photo stored with orientation 6 ("rotate 90 CW to view") is 40 wide x 60 high on screen.
+    img = Image.new("RGB", (60, 40), (255, 0, 0))
+    img.paste((0, 0, 255), (0, 0, 10, 40))  # blue stripe on the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    p = tmp_path / "rotated.jpg"
+    img.save(p, exif=exif.tobytes(), quality=95)
+    out = load_image(p)
+    assert out.shape == (60, 40, 3)
+    assert out[2, 20, 2] > 200 and out[2, 20, 0] < 60  # the stored left edge is now the top
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "I;16", "1"])
+def test_modes_become_rgb(mode, tmp_path):
+    base = Image.new("RGB", (32, 24), (200, 100, 50))
+    img = base.convert(mode) if mode != "I;16" else Image.new("I;16", (32, 24), 40000)
+    fmt = "JPEG" if mode == "CMYK" else ("TIFF" if mode == "I;16" else "PNG")
+    p = tmp_path / f"img.{fmt.lower()}"
+    img.save(p, format=fmt)
+    out = load_image(p)
+    assert out.shape == (24, 32, 3) and out.dtype == np.uint8
+    if mode == "I;16":  # 16-bit values are scaled, not clipped: 40000/65535 of white
+        assert abs(int(out[0, 0, 0]) - round(40000 / 257)) <= 1
+
+
+def test_transparent_pixels_become_white():
+    rgba = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    out = load_image(rgba)
+    assert (out == 255).all()
+
+
+def test_animated_gif_gives_first_frame(tmp_path):
+    frames = [Image.new("RGB", (20, 20), c) for c in [(255, 0, 0), (0, 255, 0)]]
+    p = tmp_path / "anim.gif"
+    frames[0].save(p, save_all=True, append_images=frames[1:], duration=100)
+    out = load_image(p)
+    assert out[0, 0, 0] > 200 and out[0, 0, 1] < 60
+
+
+def test_16bit_array_is_scaled():
+    arr = np.full((10, 10), 65535, np.uint16)
+    assert (load_image(arr) == 255).all()
+
+
+@pytest.mark.parametrize("content,expect", [
+    (b"", "empty"),
+    (b"%PDF-1.4 this is not an image", "not an image"),
+])
+def test_bad_files_are_clear_errors(tmp_path, content, expect):
+    p = tmp_path / "photo.jpg"
+    p.write_bytes(content)
+    with pytest.raises(ImageLoadError, match=expect):
+        load_image(p)
+
+
+def test_truncated_jpeg_is_a_clear_error(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(buf, "JPEG")
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 3])
+    with pytest.raises(ImageLoadError, match="damaged or truncated"):
+        load_image(p)
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    # A tiny PNG whose header declares 30000 x 30000 pixels.
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    p = tmp_path / "bomb.png"
+    p.write_bytes(png)
+    with pytest.raises(ImageLoadError, match="more"):
+        load_image(p)
+
+
+def test_tiny_and_missing_inputs():
+    with pytest.raises(ImageLoadError, match="at least"):
+        load_image(np.zeros((1, 1, 3), np.uint8))
+    with pytest.raises(ImageLoadError, match="not found"):
+        load_image("/no/such/photo.jpg")
+    with pytest.raises(ImageLoadError):
+        load_image(None)
+    with pytest.raises(ImageLoadError, match="shape"):
+        load_image(np.zeros((5, 5, 2), np.uint8))
+
+
+def test_huge_photo_is_downscaled_to_the_working_cap():
+    from core.loading import MAX_WORKING_PIXELS
+
+    out = load_image(np.zeros((6000, 5000, 3), np.uint8))
+    assert out.shape[0] * out.shape[1] <= MAX_WORKING_PIXELS
+    assert abs(out.shape[1] / out.shape[0] - 5000 / 6000) < 0.01
