@@ -54,7 +54,8 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
 
 def _candidates_for(name: str, rgb, prompts, messages, options):
     b = backends.get(name)
-    ready, why = b.available()
+    check = getattr(b, "available_for", None)  # backends that take per-request options (a visitor's token)
+    ready, why = check(options) if check else b.available()
     if not ready:
         raise BackendUnavailable(why)
     return b.propose(rgb, prompts, **options)

@@ -1,7 +1,14 @@
-"""Choose each instance's mask from a backend's candidates by agreement with its landmark prior.
+"""Choose each instance's mask from a backend's candidates by agreement with its landmarks.
 
-Every backend is judged the same way: a candidate must overlap the landmark prior, and a mask that runs far
-outside the expanded box (a background blob, the neck, a face+hand merge) scores low. Shared by all backends.
+Every backend is judged the same way. A candidate (or a union of a few: a face split into skin pieces, a hand
+split into fingers) is scored against the instance's landmark prior:
+
+    score = IoU(candidate, prior) + W_COVER * landmark coverage
+            - W_SPILL * share of the candidate outside the expanded box
+            - W_STEAL * share of other instances' landmark points it covers
+
+so a background blob, the neck, a whole head with hair or a face+hand merge lose to the face itself, which a
+rectangle-IoU rule (the peers') does not see. When nothing agrees, the prior is used and the note says so.
 """
 from __future__ import annotations
 
@@ -9,7 +16,13 @@ import numpy as np
 
 from .backends.base import Candidates
 
-MIN_AGREEMENT = 0.35  # below this IoU with the prior, no candidate is trusted and the prior is used
+MIN_AGREEMENT = 0.35  # below this IoU with the prior (of the best choice), the prior is used instead
+W_COVER, W_SPILL, W_STEAL = 0.25, 0.6, 0.5
+W_MODEL = 1e-3  # model scores only break near-ties
+MAX_PARTS = 6  # most candidates a union may join
+POOL = 16  # candidates considered for unions (best overlap with the prior first)
+MIN_GAIN = 0.005
+FALLBACK_NOTE = "no candidate matched the landmarks; used the landmark mask"
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -18,33 +31,130 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union else 0.0
 
 
-def agreement(candidate: np.ndarray, prompt) -> float:
-    """How well a candidate matches a prompt: IoU with the prior, minus the share of it outside the box."""
-    x0, y0, x1, y1 = prompt.expanded_box
-    area = candidate.sum()
-    if area == 0:
-        return 0.0
-    outside = 1.0 - candidate[y0:y1, x0:x1].sum() / area
-    return iou(candidate, prompt.prior) - 0.5 * outside
+class _Judge:
+    """One prompt's scoring, computed inside a region of interest (the expanded box grown by half) so that
+    scoring a hundred full-photo candidates costs crops, not photos."""
+
+    def __init__(self, prompt, others: list, shape):
+        h, w = shape[:2]
+        x0, y0, x1, y1 = prompt.expanded_box
+        gx, gy = (x1 - x0) // 4 + 2, (y1 - y0) // 4 + 2
+        self.roi = (max(0, x0 - gx), max(0, y0 - gy), min(w, x1 + gx), min(h, y1 + gy))
+        rx, ry = self.roi[0], self.roi[1]
+        self.box = (x0 - rx, y0 - ry, x1 - rx, y1 - ry)
+        self.prior = self._crop(prompt.prior)
+        self.prior_area = int(prompt.prior.sum())
+        self.own = self._points(prompt.detection.landmarks)
+        self.others = self._points(np.concatenate([o for o in others if len(o)], 0) if any(len(o) for o in others)
+                                   else np.zeros((0, 2)))
+
+    def _crop(self, m):
+        x0, y0, x1, y1 = self.roi
+        return m[y0:y1, x0:x1]
+
+    def _points(self, pts) -> tuple:
+        """Integer (rows, cols) of the points that fall inside the ROI."""
+        pts = np.round(np.asarray(pts, np.float64).reshape(-1, 2)).astype(int) - [self.roi[0], self.roi[1]]
+        h, w = self.roi[3] - self.roi[1], self.roi[2] - self.roi[0]
+        keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        return pts[keep, 1], pts[keep, 0]
+
+    def view(self, mask: np.ndarray) -> tuple:
+        """(crop of the candidate, its area outside the ROI)."""
+        crop = self._crop(mask)
+        return crop, int(mask.sum()) - int(crop.sum())
+
+    def score(self, crop: np.ndarray, outside: int) -> tuple:
+        """(score, IoU with the prior) of a candidate given by its ROI crop and its area outside the ROI."""
+        area = int(crop.sum()) + outside
+        if area == 0:
+            return -1.0, 0.0
+        inter = int(np.logical_and(crop, self.prior).sum())
+        agree = inter / (area + self.prior_area - inter)
+        bx0, by0, bx1, by1 = self.box
+        spill = 1.0 - crop[by0:by1, bx0:bx1].sum() / area
+        cover = crop[self.own].mean() if len(self.own[0]) else 0.0
+        steal = crop[self.others].mean() if len(self.others[0]) else 0.0
+        return agree + W_COVER * cover - W_SPILL * spill - W_STEAL * steal, agree
 
 
 def choose(prompts: list, cands: Candidates) -> list:
-    """Per prompt: (mask, note). Falls back to the prior (note says so) when no candidate agrees."""
+    """Per prompt: (mask, note). Picks the best candidate or union of candidates by agreement with the landmarks;
+    falls back to the prior (note says so) when no candidate agrees."""
+    if not prompts:
+        return []
+    shape = prompts[0].prior.shape
     out = []
     for i, prompt in enumerate(prompts):
-        options = list(cands.per_prompt[i]) if i < len(cands.per_prompt) else []
-        if cands.trusted and options:
-            out.append((options[0], ""))
+        own = list(cands.per_prompt[i]) if i < len(cands.per_prompt) else []
+        if cands.trusted and own:
+            out.append((own[0], ""))
             continue
-        options += list(cands.shared)
-        scored = [(agreement(m, prompt), m) for m in options if m is not None and m.any()]
-        if scored:
-            best_score, best = max(scored, key=lambda t: t[0])
-            if best_score >= MIN_AGREEMENT:
-                out.append((best, ""))
-                continue
-        out.append((prompt.prior.copy(), "no candidate matched the landmarks; used the landmark mask"))
+        scores = list(cands.scores[i]) if cands.scores and i < len(cands.scores) and cands.scores[i] is not None \
+            else []
+        options = [(m, float(scores[k]) if k < len(scores) else 0.0) for k, m in enumerate(own)]
+        options += [(m, 0.0) for m in cands.shared]
+        others = [p.positive_points for p in prompts if p is not prompt]
+        mask, agree = best_mask(prompt, options, others, shape)
+        if mask is None or agree < MIN_AGREEMENT:
+            out.append((prompt.prior.copy(), FALLBACK_NOTE))
+        else:
+            out.append((mask, ""))
     return out
+
+
+def best_mask(prompt, options: list, others: list, shape) -> tuple:
+    """(mask, IoU with the prior) of the best single candidate or greedy union; (None, 0) if none overlaps.
+    `options`: [(bool mask, model score)]."""
+    judge = _Judge(prompt, others, shape)
+    views = []
+    for m, model_score in options:
+        if m is None or m.shape != tuple(shape[:2]):
+            continue
+        crop, outside = judge.view(m)
+        if not np.logical_and(crop, judge.prior).any():
+            continue  # touches nothing of this instance
+        s, agree = judge.score(crop, outside)
+        views.append((s + W_MODEL * model_score, agree, crop, outside, m))
+    if not views:
+        return None, 0.0
+    views.sort(key=lambda v: -v[0])
+    best_s, best_agree, cur, cur_out, best = views[0]
+    parts = [0]
+    # Greedy union: add the piece that raises the score most, while anything does.
+    pool = views[:POOL]
+    while len(parts) < MAX_PARTS:
+        gain, pick = MIN_GAIN, None
+        for k, (_, _, crop, outside, _) in enumerate(pool):
+            if k in parts:
+                continue
+            s, agree = judge.score(cur | crop, cur_out + outside)
+            if s - best_s > gain:
+                gain, pick = s - best_s, (k, s, agree)
+        if pick is None:
+            break
+        k, best_s, best_agree = pick
+        parts.append(k)
+        cur, cur_out = cur | pool[k][2], cur_out + pool[k][3]
+    if len(parts) == 1:
+        return best, best_agree
+    mask = np.zeros(shape[:2], bool)
+    for k in parts:
+        mask |= pool[k][4]
+    return mask, best_agree
+
+
+def rectangle_choice(prompt, options: list) -> np.ndarray:
+    """The peers' rule, kept for benchmarks: the candidate with the highest IoU with the expanded rectangle."""
+    x0, y0, x1, y1 = prompt.expanded_box
+    rect = np.zeros(prompt.prior.shape, bool)
+    rect[y0:y1, x0:x1] = True
+    best, best_iou = None, -1.0
+    for m in options:
+        v = iou(m, rect)
+        if v > best_iou:
+            best, best_iou = m, v
+    return best
 
 
 def make_exclusive(prompts: list, masks: list) -> list:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .base import Backend, BackendUnavailable, Candidates
 from .landmarks import LandmarksBackend
+from .replicate import ReplicateBackend
 
 _REGISTRY: dict = {"landmarks": LandmarksBackend}
 AUTO_ORDER = ["landmarks"]  # best first; model-based backends are inserted ahead of the offline default
@@ -13,6 +14,9 @@ def register(name: str, factory, prefer: bool = True) -> None:
     _REGISTRY[name] = factory
     if name not in AUTO_ORDER:
         AUTO_ORDER.insert(0 if prefer else len(AUTO_ORDER), name)
+
+
+register("replicate", ReplicateBackend)  # SAM 2 on Replicate; needs a token (option or REPLICATE_API_TOKEN)
 
 
 def names() -> list:
