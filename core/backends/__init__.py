@@ -4,6 +4,7 @@ from __future__ import annotations
 from .base import Backend, BackendUnavailable, Candidates
 from .landmarks import LandmarksBackend
 from .replicate import ReplicateBackend
+from .sam2 import Sam2Backend
 
 _REGISTRY: dict = {"landmarks": LandmarksBackend}
 AUTO_ORDER = ["landmarks"]  # best first; model-based backends are inserted ahead of the offline default
@@ -17,6 +18,9 @@ def register(name: str, factory, prefer: bool = True) -> None:
 
 
 register("replicate", ReplicateBackend)  # SAM 2 on Replicate; needs a token (option or REPLICATE_API_TOKEN)
+# Local SAM 2 (optional install, weights on this machine): after a token-backed Replicate, before the offline default.
+_REGISTRY["sam2"] = Sam2Backend
+AUTO_ORDER.insert(AUTO_ORDER.index("landmarks"), "sam2")
 
 
 def names() -> list:
