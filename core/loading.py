@@ -61,11 +61,15 @@ def _open(source) -> Image.Image:
         raise ImageLoadError(f"{name} is empty (0 bytes).")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL warns above ~89 MP; our own MAX_DECLARED_PIXELS check below is the limit (a 12000x12000 photo is fine).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > MAX_DECLARED_PIXELS:
                 raise ImageLoadError(f"{name} declares {w}x{h} pixels, more than we accept.")
+            if w * h > MAX_WORKING_PIXELS:  # JPEG decodes at 1/2..1/8 scale: a fraction of the memory and time
+                s = (MAX_WORKING_PIXELS / (w * h)) ** 0.5
+                img.draft(None, (max(1, int(w * s)), max(1, int(h * s))))
             img.load()
     except ImageLoadError:
         raise
