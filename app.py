@@ -54,7 +54,8 @@ def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box
     progress(0.9, desc="Preparing downloads")
     files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()))
     outlines = annotate(result.image, result.instances, alpha=0.0)  # boxes, outlines and labels; fills by Gradio
-    return (outlines, [(inst.mask, inst.label) for inst in result.instances]), result.summary(), files
+    status = "\n".join([f"**{result.headline()}**"] + [f"- {m}" for m in result.messages])
+    return (outlines, [(inst.mask, inst.label) for inst in result.instances]), status, files
 
 
 class PhotoInput(gr.Image):

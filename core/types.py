@@ -93,14 +93,17 @@ class Result:
     def hands(self) -> list:
         return [i for i in self.instances if i.kind == "hand"]
 
-    def summary(self) -> str:
-        """One line for a status bar: what was found, by which backend, how fast."""
+    def headline(self) -> str:
+        """What was found, by which backend, how fast: '1 face and 2 hands · backend: landmarks · 95 ms'."""
         nf, nh = len(self.faces), len(self.hands)
         found = f"{nf} face{'s' if nf != 1 else ''} and {nh} hand{'s' if nh != 1 else ''}"
         if not self.instances:
             found = "No face or hand found"
-        line = f"{found} · backend: {self.backend} · {self.timings.get('total', 0):.0f} ms"
-        return " ".join([line] + [m for m in self.messages])
+        return f"{found} · backend: {self.backend} · {self.timings.get('total', 0):.0f} ms"
+
+    def summary(self) -> str:
+        """The headline and, after it, why a backend was not used or fell back (one line, for logs and CLIs)."""
+        return " ".join([self.headline()] + list(self.messages))
 
     def to_dict(self) -> dict:
         h, w = self.image.shape[:2]
