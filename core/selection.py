@@ -3,21 +3,25 @@
 Every backend is judged the same way. A candidate (or a union of a few: a face split into skin pieces, a hand
 split into fingers) is scored against the instance's landmark prior:
 
-    score = IoU(candidate, prior) + W_COVER * landmark coverage
-            - W_SPILL * share of the candidate outside the expanded box
+    fit   = F1 of (share of the prior it covers, share of it inside the prior grown by a margin)
+    score = fit + W_COVER * landmark coverage - W_SPILL * share outside the expanded box
             - W_STEAL * share of other instances' landmark points it covers
 
-so a background blob, the neck, a whole head with hair or a face+hand merge lose to the face itself, which a
-rectangle-IoU rule (the peers') does not see. When nothing agrees, the prior is used and the note says so.
+The margin exists because a prior is drawn from landmarks (a face oval, a hand skeleton) and is thinner than the
+real thing; plain IoU with it prefers a piece of a hand over the whole hand. So a background blob, the neck, a
+whole head with hair, a hand with its arm or a face+hand merge lose to the face or hand itself, which a
+rectangle-IoU rule (the peers') does not see. When nothing fits, the prior is used and the note says so.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .backends.base import Candidates
 
-MIN_AGREEMENT = 0.35  # below this IoU with the prior (of the best choice), the prior is used instead
+MIN_AGREEMENT = 0.5  # below this fit with the prior (of the best choice), the prior is used instead
 W_COVER, W_SPILL, W_STEAL = 0.25, 0.6, 0.5
+MARGIN = {"face": 0.06, "hand": 0.18}  # prior grown by this share of the instance's size before judging precision
 W_MODEL = 1e-3  # model scores only break near-ties
 MAX_PARTS = 6  # most candidates a union may join
 POOL = 16  # candidates considered for unions (best overlap with the prior first)
@@ -43,7 +47,11 @@ class _Judge:
         rx, ry = self.roi[0], self.roi[1]
         self.box = (x0 - rx, y0 - ry, x1 - rx, y1 - ry)
         self.prior = self._crop(prompt.prior)
-        self.prior_area = int(prompt.prior.sum())
+        self.prior_area = max(int(prompt.prior.sum()), 1)
+        size = max(x1 - x0, y1 - y0) / 1.5  # the detection's size (boxes are expanded 1.5x by default)
+        r = max(1, int(round(MARGIN.get(prompt.detection.kind, 0.1) * size)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        self.grown = cv2.dilate(self.prior.astype(np.uint8), kernel) > 0
         self.own = self._points(prompt.detection.landmarks)
         self.others = self._points(np.concatenate([o for o in others if len(o)], 0) if any(len(o) for o in others)
                                    else np.zeros((0, 2)))
@@ -65,12 +73,13 @@ class _Judge:
         return crop, int(mask.sum()) - int(crop.sum())
 
     def score(self, crop: np.ndarray, outside: int) -> tuple:
-        """(score, IoU with the prior) of a candidate given by its ROI crop and its area outside the ROI."""
+        """(score, fit with the prior) of a candidate given by its ROI crop and its area outside the ROI."""
         area = int(crop.sum()) + outside
         if area == 0:
             return -1.0, 0.0
-        inter = int(np.logical_and(crop, self.prior).sum())
-        agree = inter / (area + self.prior_area - inter)
+        recall = np.logical_and(crop, self.prior).sum() / self.prior_area
+        precision = np.logical_and(crop, self.grown).sum() / area
+        agree = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
         bx0, by0, bx1, by1 = self.box
         spill = 1.0 - crop[by0:by1, bx0:bx1].sum() / area
         cover = crop[self.own].mean() if len(self.own[0]) else 0.0
@@ -104,7 +113,7 @@ def choose(prompts: list, cands: Candidates) -> list:
 
 
 def best_mask(prompt, options: list, others: list, shape) -> tuple:
-    """(mask, IoU with the prior) of the best single candidate or greedy union; (None, 0) if none overlaps.
+    """(mask, fit with the prior) of the best single candidate or greedy union; (None, 0) if none overlaps.
     `options`: [(bool mask, model score)]."""
     judge = _Judge(prompt, others, shape)
     views = []
