@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
@@ -32,8 +30,7 @@ from core.selection import choose, make_exclusive, rectangle_choice  # noqa: E40
 from .data import DEFAULT_DATA, samples  # noqa: E402
 from .quality import iou, union_of  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fake_replicate import instances_of, realistic_regions, simulate_sam  # noqa: E402
+from tests.fake_replicate import instances_of, realistic_regions, simulate_sam  # noqa: E402
 
 
 def scene_for(sample, rgb, prompts, seed: int) -> list:
