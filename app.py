@@ -52,7 +52,8 @@ def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box
         log.error("segmentation failed: %s", type(exc).__name__)
         raise gr.Error("Something went wrong while processing this photo. Please try another one.") from None
     progress(0.9, desc="Preparing downloads")
-    files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()))
+    name = Path(image).name if isinstance(image, (str, Path)) else "image.png"
+    files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()), source_name=name)
     outlines = annotate(result.image, result.instances, alpha=0.0)  # boxes, outlines and labels; fills by Gradio
     status = "\n".join([f"**{result.headline()}**"] + [f"- {m}" for m in result.messages])
     return (outlines, [(inst.mask, inst.label) for inst in result.instances]), status, files
@@ -95,7 +96,7 @@ def build_demo() -> gr.Blocks:
             with gr.Column():
                 result = gr.AnnotatedImage(label="Faces and hands", height=420, color_map=_colour_map())
                 status = gr.Markdown("Upload a photo or pick an example.")
-                downloads = gr.File(label="Downloads: annotated PNG, masks (zip of PNGs), result JSON",
+                downloads = gr.File(label="Downloads: annotated PNG, masks (zip of PNGs), result JSON, COCO JSON",
                                     file_count="multiple")
         inputs = [image, backend, min_conf, max_hands, box_scale, token]
         outputs = [result, status, downloads]

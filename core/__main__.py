@@ -1,53 +1,73 @@
-"""Command line: `python -m core PATH... --out DIR [--backend NAME]`.
+"""Command line: `python -m core PATH_OR_DIR... --out DIR [--format png,coco] [--workers N] [--backend NAME]`.
 
-Writes DIR/<stem>/annotated.png, DIR/<stem>/masks/<label>.png and DIR/<stem>/result.json per photo.
-Unreadable inputs get a one-line message on stderr; the others are still processed; the exit code is 1.
+Photos named directly go to DIR/<stem>/; folders are walked and mirrored (DIR/<relative path without suffix>/).
+Each photo folder holds result.json, and per `--format`: annotated.png and masks/<label>.png (png), coco.json
+(coco), masks.zip (zip). With coco, DIR/coco.json holds every photo. Photos already done are skipped, so an
+interrupted run resumes where it stopped. Unreadable inputs get a one-line message on stderr; the others are still
+processed; the exit code is 1 (2 for a bad option).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
+import time
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(argv=None) -> int:
+    from .batch import default_workers, find_jobs, parse_formats, run_batch
+
     ap = argparse.ArgumentParser(prog="python -m core", description="Mask every face and hand in photos.")
-    ap.add_argument("paths", nargs="+", help="photos")
+    ap.add_argument("paths", nargs="+", help="photos and/or folders of photos (walked recursively)")
     ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--format", default="png,coco",
+                    help="comma-separated: png (annotated.png + masks/*.png), coco (coco.json), zip (masks.zip); "
+                         "default png,coco")
+    ap.add_argument("--workers", type=int, default=default_workers(), help="processes (default: all cores)")
+    ap.add_argument("--overwrite", action="store_true", help="redo photos that are already done")
+    ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="progress bar (default: on a terminal only)")
     ap.add_argument("--backend", default="auto", help="auto (default), landmarks, or a model backend")
     ap.add_argument("--min-confidence", type=float, default=0.5)
     ap.add_argument("--max-hands", type=int, default=6)
     ap.add_argument("--box-scale", type=float, default=1.5)
     args = ap.parse_args(argv)
 
-    from . import ImageLoadError, segment
-    from .export import write_result
+    from tqdm import tqdm
 
-    failures = 0
-    used = set()
-    for p in args.paths:
-        path = Path(p)
-        stem = path.stem
-        while stem in used:  # two photos with one stem (a.jpg, a.png) must not overwrite each other
-            stem += "_"
-        try:
-            result = segment(path, backend=args.backend, min_confidence=args.min_confidence,
-                             max_hands=args.max_hands, box_scale=args.box_scale)
-        except ImageLoadError as exc:
-            print(f"{p}: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        except ValueError as exc:  # e.g. an unknown backend name: the same for every photo
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        used.add(stem)
-        out = write_result(result, Path(args.out) / stem, source_name=str(path))
-        print(f"{p}: {result.summary()} -> {out}")
-    return 1 if failures else 0
+    from . import backends
+
+    try:
+        formats = parse_formats(args.format)
+        if args.backend not in ("", "auto"):
+            backends.get(args.backend)  # an unknown name fails here, before any worker starts
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def report(line: str, error: bool = False) -> None:
+        tqdm.write(line, file=sys.stderr if error else sys.stdout)
+
+    jobs = find_jobs(args.paths, args.out)
+    t0 = time.perf_counter()
+    try:
+        counts = run_batch(jobs, args.out, formats, workers=max(1, args.workers), resume=not args.overwrite,
+                           progress=args.progress, report=report, backend=args.backend,
+                           min_confidence=args.min_confidence, max_hands=args.max_hands, box_scale=args.box_scale)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - t0
+    rate = counts["done"] / seconds if seconds > 0 else 0.0
+    line = (f"{counts['total']} photos: {counts['done']} done, {counts['skipped']} already done, "
+            f"{counts['failed']} failed in {seconds:.1f} s ({rate:.2f} photos/s)")
+    if "coco" in counts:
+        line += f"; COCO for all: {counts['coco']}"
+    print(line)
+    return 1 if counts["failed"] else 0
 
 
 if __name__ == "__main__":
