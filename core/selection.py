@@ -24,7 +24,8 @@ W_COVER, W_SPILL, W_STEAL = 0.25, 0.6, 0.5
 MARGIN = {"face": 0.06, "hand": 0.18}  # prior grown by this share of the instance's size before judging precision
 W_MODEL = 1e-3  # model scores only break near-ties
 MAX_PARTS = 6  # most candidates a union may join
-POOL = 16  # candidates considered for unions (best overlap with the prior first)
+POOL = 16  # candidates considered for unions (best scores first)
+STARTS = 4  # unions are grown from each of this many best candidates
 MIN_GAIN = 0.005
 FALLBACK_NOTE = "no candidate matched the landmarks; used the landmark mask"
 
@@ -128,29 +129,39 @@ def best_mask(prompt, options: list, others: list, shape) -> tuple:
     if not views:
         return None, 0.0
     views.sort(key=lambda v: -v[0])
-    best_s, best_agree, cur, cur_out, best = views[0]
-    parts = [0]
-    # Greedy union: add the piece that raises the score most, while anything does.
     pool = views[:POOL]
+    # Greedy unions grown from each of the best few starts (the best single candidate may be a hand with its
+    # arm, while two pieces together are the hand): add the piece that raises the score most, while any does.
+    best_s, best_agree, parts = pool[0][0], pool[0][1], [0]
+    for start in range(min(STARTS, len(pool))):
+        s, agree, chosen = _grow(judge, pool, start)
+        if s > best_s + 1e-9:
+            best_s, best_agree, parts = s, agree, chosen
+    if len(parts) == 1:
+        return pool[parts[0]][4], best_agree
+    mask = np.zeros(shape[:2], bool)
+    for k in parts:
+        mask |= pool[k][4]
+    return mask, best_agree
+
+
+def _grow(judge, pool: list, start: int) -> tuple:
+    cur_s, cur_agree, cur, cur_out, _ = pool[start]
+    parts = [start]
     while len(parts) < MAX_PARTS:
         gain, pick = MIN_GAIN, None
         for k, (_, _, crop, outside, _) in enumerate(pool):
             if k in parts:
                 continue
             s, agree = judge.score(cur | crop, cur_out + outside)
-            if s - best_s > gain:
-                gain, pick = s - best_s, (k, s, agree)
+            if s - cur_s > gain:
+                gain, pick = s - cur_s, (k, s, agree)
         if pick is None:
             break
-        k, best_s, best_agree = pick
+        k, cur_s, cur_agree = pick
         parts.append(k)
         cur, cur_out = cur | pool[k][2], cur_out + pool[k][3]
-    if len(parts) == 1:
-        return best, best_agree
-    mask = np.zeros(shape[:2], bool)
-    for k in parts:
-        mask |= pool[k][4]
-    return mask, best_agree
+    return cur_s, cur_agree, parts
 
 
 def rectangle_choice(prompt, options: list) -> np.ndarray:

@@ -184,6 +184,7 @@ class FakeReplicate:
         self.plan = plan or Plan()
         self.scene = scene
         self.requests: list = []  # (method, path) in arrival order
+        self.authorization: list = []  # the Authorization header of each request (None when absent)
         self.predictions: dict = {}
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -208,6 +209,10 @@ class FakeReplicate:
     @property
     def creates(self) -> int:
         return self.count("POST", r"/v1/(models/[^/]+/[^/]+/)?predictions")
+
+    def sent_auth(self, prefix: str) -> list:
+        """Authorization headers of requests whose path starts with `prefix`."""
+        return [a for (_, p), a in zip(self.requests, self.authorization) if p.startswith(prefix)]
 
     @property
     def downloads(self) -> list:
@@ -299,6 +304,7 @@ def _handler(fake: FakeReplicate):
         def _record(self):
             with fake.lock:
                 fake.requests.append((self.command, self.path.split("?")[0]))
+                fake.authorization.append(self.headers.get("Authorization"))
 
         def _body(self) -> dict:
             n = int(self.headers.get("Content-Length") or 0)

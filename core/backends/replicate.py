@@ -183,7 +183,7 @@ def _create(client, ref, payload, s: Settings, deadline: float, seen: dict):
                 raise BackendUnavailable(f"Replicate server error (HTTP {status}) after {attempts + 1} "
                                          "attempts.") from None
             raise BackendUnavailable(f"Replicate refused the prediction (HTTP {status}): "
-                                     f"{_summary(exc.title or exc.detail)}") from None
+                                     f"{_summary(exc.detail or exc.title)}") from None
         except httpx.TransportError as exc:
             if attempts < s.create_retries and time.monotonic() < deadline - 1:
                 attempts += 1
@@ -277,6 +277,8 @@ def _download_all(urls: list, shape, s: Settings, deadline: float) -> list:
         with ThreadPoolExecutor(max_workers=max(1, min(s.workers, len(urls)))) as pool:
             got = list(pool.map(lambda u: _fetch(http, u, shape, s), urls))
     masks = [m for m in got if m is not None]
+    if not masks and time.monotonic() >= deadline - 0.05:
+        raise BackendUnavailable(f"Replicate's masks did not arrive within the {s.deadline_s:g} s deadline.")
     if not masks:
         raise BackendUnavailable("none of the model's masks could be downloaded.")
     return masks
