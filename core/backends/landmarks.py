@@ -9,8 +9,10 @@ import numpy as np
 from ..refine import refine_with_grabcut
 from .base import Backend, Candidates
 
-# Uncertain band (fraction of the instance's size) that refinement may move the border within.
-REFINE_BAND = {"face": (0.10, 0.06), "hand": (0.12, 0.10)}
+# Uncertain band (fraction of the instance's size) that refinement may move the border within: (inside, outside).
+# Face: measured on CelebAMask (IoU) and FASSEG (precision, feature coverage); (0.12, 0.04) trims hair and
+# background at profile silhouettes without losing the forehead the prior adds.
+REFINE_BAND = {"face": (0.12, 0.04), "hand": (0.12, 0.10)}
 
 
 class LandmarksBackend(Backend):
