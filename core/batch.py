@@ -126,6 +126,13 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
             "faces": len(result.faces), "hands": len(result.hands)}
 
 
+def process_row(row: dict, out_root: str, formats="png,coco", **options) -> dict:
+    """`process_photo` for engines that map a function over rows (Ray Data's `Dataset.map`, Spark, Dask):
+    `row` is a `Job` as a dict ({"path", "name", "file_name"}); outputs go to `out_root/<name>/`."""
+    formats = parse_formats(formats) if isinstance(formats, str) else tuple(formats)
+    return process_photo(row["path"], str(Path(out_root) / row["name"]), formats, row["file_name"], **options)
+
+
 def _worker_init() -> None:
     """Per worker process: quiet native logs, one OpenCV thread (the pool is the parallelism), warm graphs."""
     os.environ.setdefault("GLOG_minloglevel", "2")

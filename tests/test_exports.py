@@ -1,0 +1,88 @@
+"""Exports: COCO instance JSON (RLE round trip bit for bit), the masks zip, and the merged folder document."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools.coco import COCO
+
+from core import segment
+from core.export import coco_document, decode_rle, encode_rle, merge_coco, safe_name, write_coco, write_downloads
+
+from .conftest import data_path
+
+
+@pytest.fixture(scope="module")
+def result():
+    return segment(data_path("egohands/images/01.jpg"), backend="landmarks")
+
+
+def test_rle_round_trip_is_exact_for_awkward_masks():
+    rng = np.random.default_rng(3)
+    masks = [
+        rng.random((37, 53)) > 0.5,  # salt and pepper: the longest RLE
+        np.zeros((20, 30), bool),  # empty
+        np.ones((20, 30), bool),  # full
+    ]
+    edge = np.zeros((15, 9), bool)
+    edge[0, :] = edge[-1, -1] = edge[:, 0] = True  # touches every border, one isolated corner pixel
+    masks.append(edge)
+    for mask in masks:
+        rle = json.loads(json.dumps(encode_rle(mask)))  # through JSON text, as a file reader sees it
+        assert rle["size"] == list(mask.shape) and isinstance(rle["counts"], str)
+        back = decode_rle(rle)
+        assert back.dtype == bool and back.shape == mask.shape
+        assert np.array_equal(back, mask)
+
+
+def test_coco_document_decodes_back_to_the_masks_bit_for_bit(result, tmp_path):
+    assert [i.label for i in result.instances] == ["face-1", "hand-1 (right)", "hand-2 (left)"]
+    path = write_coco(result, tmp_path / "coco.json", file_name="01.jpg")
+    coco = COCO(str(path))  # the reference reader loads it
+    assert coco.imgs == {1: {"id": 1, "file_name": "01.jpg", "width": 1280, "height": 720}}
+    assert {c["name"]: c["id"] for c in coco.loadCats(coco.getCatIds())} == {"face": 1, "hand": 2}
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=[1]))
+    assert len(anns) == len(result.instances)
+    for ann, inst in zip(anns, result.instances):
+        mask = coco.annToMask(ann).astype(bool)
+        assert mask.shape == (720, 1280)
+        assert np.array_equal(mask, inst.mask)  # bit for bit
+        assert ann["area"] == int(inst.mask.sum()) > 0
+        x0, y0, x1, y1 = inst.box
+        assert ann["bbox"] == [x0, y0, x1 - x0, y1 - y0]
+        ys, xs = np.nonzero(inst.mask)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)  # box is the mask's extent
+        assert coco.cats[ann["category_id"]]["name"] == inst.kind
+        assert ann["handedness"] == inst.handedness and ann["label"] == inst.label
+        assert 0 < ann["score"] <= 1 and ann["iscrowd"] == 0
+    assert [a["handedness"] for a in anns] == [None, "right", "left"]
+
+
+def test_downloads_hold_exact_pngs_and_both_jsons(result, tmp_path):
+    files = write_downloads(result, tmp_path / "dl", source_name="01.jpg")
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    assert names == ["annotated.png", "masks.zip", "result.json", "coco.json"]
+    with zipfile.ZipFile(tmp_path / "dl" / "masks.zip") as z:
+        assert sorted(z.namelist()) == ["coco.json", "masks/face-1.png", "masks/hand-1_right.png",
+                                        "masks/hand-2_left.png", "result.json"]
+        doc = json.loads(z.read("coco.json"))
+        for inst, ann in zip(result.instances, doc["annotations"]):
+            with Image.open(io.BytesIO(z.read(f"masks/{safe_name(inst.label)}.png"))) as im:
+                assert np.array_equal(np.asarray(im) == 255, inst.mask)
+            assert np.array_equal(decode_rle(ann["segmentation"]), inst.mask)
+    assert doc["images"][0]["file_name"] == "01.jpg"
+
+
+def test_merge_renumbers_ids_across_photos(result):
+    one = coco_document(result, "a.jpg")
+    two = coco_document(result, "b.jpg")
+    two["annotations"] = two["annotations"][:1]
+    merged = merge_coco([one, two])
+    assert [(i["id"], i["file_name"]) for i in merged["images"]] == [(1, "a.jpg"), (2, "b.jpg")]
+    assert [a["id"] for a in merged["annotations"]] == [1, 2, 3, 4]
+    assert [a["image_id"] for a in merged["annotations"]] == [1, 1, 1, 2]
+    assert merged["annotations"][3]["segmentation"] == one["annotations"][0]["segmentation"]
