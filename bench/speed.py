@@ -4,6 +4,10 @@
 
 "raw" is what a naive pipeline pays: one BlazeFace (full-range) pass and one Hands pass on the photo. The ratio
 column is segment() end to end divided by raw, per photo, then the median. Peak RSS is the process's maximum.
+
+`--backend sam2` adds the SAM2 rows: image embedding and batched decode of all instances per photo, and the decode
+cost per extra instance. Without weights on this machine it times a randomly initialised model of the real
+hiera-tiny architecture (random weights cost the same arithmetic as real ones) and says so.
 """
 from __future__ import annotations
 
@@ -49,6 +53,8 @@ def main(argv=None):
             by_source[s.source].append(s)
     photos = [s for group in by_source.values() for s in group]
 
+    sam2_note = prepare_sam2() if args.backend == "sam2" else ""
+
     first = load_image(photos[0].image)
     t = time.perf_counter()
     segment(first, backend=args.backend)
@@ -76,8 +82,77 @@ def main(argv=None):
     print(f"{'stage (median ms)':18}" + "".join(f"{s[:16]:>18}" for s in sources))
     for k in stage_names:
         print(f"{k:18}" + "".join(f"{np.median(rows[(s, k)]):>18.2f}" for s in sources))
+    if args.backend == "sam2":
+        sam2_rows(photos, by_source, args.repeat, sam2_note)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")
+
+
+RANDOM_SAM2 = "random hiera-tiny (benchmark only: random weights)"
+
+
+def prepare_sam2() -> str:
+    """Use real SAM2 weights if they are on this machine, else a random model of the real hiera-tiny shape."""
+    from core.backends import sam2
+
+    ready, why = sam2.Sam2Backend().available()
+    if ready:
+        return f"SAM2 weights: {sam2.model_id()}"
+    if sam2.missing_dependencies():
+        raise SystemExit(f"sam2: {why}")
+    from transformers import Sam2Config, Sam2Model
+
+    sam2.install(RANDOM_SAM2, Sam2Model(Sam2Config()))  # Sam2Config() defaults are hiera-tiny's shape
+    os.environ["SAM2_MODEL"] = RANDOM_SAM2
+    return f"SAM2 weights: {RANDOM_SAM2} ({why})"
+
+
+def sam2_rows(photos, by_source, repeat: int, note: str) -> None:
+    """Median ms per photo of the image embedding and of one batched decode of all its instances."""
+    import torch
+
+    from core.backends import sam2
+    from core.detection import DetectOptions, detect
+    from core.prompts import build_prompts
+
+    backend, loaded = sam2.Sam2Backend(), sam2.load(sam2.model_id())
+    rows = defaultdict(list)
+    biggest = None
+    for s in photos:
+        rgb = load_image(str(s.image))
+        prompts = build_prompts(detect(rgb, DetectOptions()), rgb.shape)
+        embs = [backend.embed(loaded, rgb) for _ in range(repeat)]
+        dec = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            backend.decode(loaded, embs[-1], prompts)
+            dec.append((time.perf_counter() - t) * 1000)
+        for key in (s.source, "ALL"):
+            rows[(key, "sam2 embed")].append(float(np.median([e.ms for e in embs])))
+            rows[(key, "sam2 decode all")].append(float(np.median(dec)) if prompts else 0.0)
+            rows[(key, "instances")].append(len(prompts))
+        if prompts and (biggest is None or rgb.size > biggest[0].size):
+            biggest = (rgb, prompts, embs[-1])
+    sources = list(by_source) + ["ALL"]
+    print(f"\n{note}; device {loaded.device}, torch threads {torch.get_num_threads()}")
+    print(f"{'sam2 (median ms)':18}" + "".join(f"{s[:16]:>18}" for s in sources))
+    for k in ("sam2 embed", "sam2 decode all", "instances"):
+        print(f"{k:18}" + "".join(f"{np.median(rows[(s, k)]):>18.2f}" for s in sources))
+    if biggest:  # cost of each extra instance: decode 1, 2, 4, 8 prompts on the largest photo
+        rgb, prompts, emb = biggest
+        sizes, ms = [1, 2, 4, 8], []
+        for n in sizes:
+            batch = (prompts * n)[:n]
+            runs = []
+            for _ in range(max(repeat, 3)):
+                t = time.perf_counter()
+                backend.decode(loaded, emb, batch)
+                runs.append((time.perf_counter() - t) * 1000)
+            ms.append(float(np.median(runs)))
+        slope = np.polyfit(sizes, ms, 1)[0]
+        h, w = rgb.shape[:2]
+        print(f"decode {w}x{h}, instances " + ", ".join(f"{n}: {m:.0f} ms" for n, m in zip(sizes, ms))
+              + f"  -> {slope:.1f} ms per extra instance")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,8 @@ def _image_processor_class():
             out, sizes = [], []
             for img in images:
                 arr = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[..., :3])
+                if not arr.flags.writeable:  # torch.from_numpy wants a writable array (a cached photo may not be)
+                    arr = arr.copy()
                 sizes.append([int(arr.shape[0]), int(arr.shape[1])])
                 # uint8 antialiased bilinear on the CPU: the kernel torchvision's resize uses for uint8 tensors,
                 # so the result is bit-identical to Sam2ImageProcessor's (checked in tests/test_sam2.py).
@@ -111,8 +113,12 @@ def _image_processor_class():
             data = {"pixel_values": torch.cat(out), "original_sizes": sizes}
             return BatchFeature(data=data, tensor_type=return_tensors)
 
-        def post_process_masks(self, masks, original_sizes, mask_threshold=0.0, binarize=True, **_):
-            """Low-res logits (B,C,h,w) per image -> (B,C,H,W) at the photo's size, as Sam2ImageProcessor does."""
+        def post_process_masks(self, masks, original_sizes, mask_threshold=0.0, binarize=True, max_hole_area=0.0,
+                               max_sprinkle_area=0.0, apply_non_overlapping_constraints=False, **_):
+            """Low-res logits (B,C,h,w) per image -> (B,C,H,W) at the photo's size, as Sam2ImageProcessor does
+            (which, like this, does not act on the hole and sprinkle areas)."""
+            if apply_non_overlapping_constraints:
+                raise NotImplementedError("non-overlapping constraints are applied by core.selection instead")
             if isinstance(original_sizes, torch.Tensor):
                 original_sizes = original_sizes.tolist()
             result = []
@@ -238,6 +244,14 @@ def prompt_inputs(prompts: list, max_negatives: int = MAX_NEGATIVES) -> tuple:
     return points, labels, boxes
 
 
+def encode_prompts(processor, prompts: list, original_size) -> dict:
+    """The prompts as model inputs, through Sam2Processor: points scaled by the model's input size over the photo's
+    width (x) and height (y), ragged point lists padded with label -10 (ignored by the prompt encoder)."""
+    points, labels, boxes = prompt_inputs(prompts)
+    return processor(original_sizes=[list(original_size)], input_points=[points], input_labels=[labels],
+                     input_boxes=[boxes], return_tensors="pt")
+
+
 @dataclass
 class Embedding:
     features: list  # the model's multi-scale image embeddings
@@ -288,9 +302,7 @@ class Sam2Backend(Backend):
 
         if not prompts:
             return [], []
-        points, labels, boxes = prompt_inputs(prompts)
-        enc = loaded.processor(original_sizes=[list(emb.original_size)], input_points=[points],
-                               input_labels=[labels], input_boxes=[boxes], return_tensors="pt")
+        enc = encode_prompts(loaded.processor, prompts, emb.original_size)
         with torch.inference_mode():
             out = loaded.model(image_embeddings=emb.features,
                                input_points=enc["input_points"].to(loaded.device),
