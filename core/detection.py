@@ -11,6 +11,7 @@ MediaPipe graphs keep internal state, so each model is created once per process 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -32,6 +33,7 @@ class DetectOptions:
 
 
 _MODELS: dict = {}
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="faces")
 _MODELS_LOCK = threading.Lock()
 
 
@@ -97,8 +99,11 @@ def _box_of(points: np.ndarray) -> tuple:
 
 def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
     """All faces and hands in the photo, each with landmarks in input pixels."""
-    faces = detect_faces(rgb, options)
-    hands = detect_hands(rgb, options)
+    # Faces and hands are independent graphs whose C++ work releases the GIL: run them on both cores.
+    faces_future = _POOL.submit(detect_faces, rgb, options)
+    mirrored = _POOL.submit(_mirrored_hands, rgb, options) if options.mirror_hands else None
+    hands = detect_hands(rgb, options, mirrored)
+    faces = faces_future.result()
     if not faces and not hands and options.profile_faces:
         faces = [_face_detection(rgb, f) for f in _faces_from_pose(rgb, options)]
     return faces + hands
@@ -199,24 +204,32 @@ def _faces_from_pose(rgb: np.ndarray, options: DetectOptions) -> list:
 
 # ----------------------------------------------------------------------------------------------- hands
 
-def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
-    h, w = rgb.shape[:2]
+def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions(), mirrored=None) -> list:
+    """Hands with 21 landmarks. When the photo pass finds none, a pass on the mirrored photo (which the palm
+    detector sees differently) is used instead; `mirrored` lets a caller run that pass speculatively in parallel."""
     hands = _hands_in(rgb, options)
     if options.mirror_hands and not hands:
-        for box, score, pts, side in _hands_in(np.ascontiguousarray(rgb[:, ::-1]), options):
-            pts = pts.copy()
-            pts[:, 0] = w - 1 - pts[:, 0]
-            side = {"left": "right", "right": "left"}.get(side, side)
-            hands.append((_box_of(pts), score, pts, side))
+        hands = mirrored.result() if mirrored is not None else _mirrored_hands(rgb, options)
     out = []
     for box, score, pts, side in _non_max_suppression(hands, 0.3)[: options.max_hands]:
         out.append(Detection("hand", box, score, pts, "hand_21", "hands", side))
     return out
 
 
-def _hands_in(rgb: np.ndarray, options: DetectOptions) -> list:
+def _mirrored_hands(rgb: np.ndarray, options: DetectOptions) -> list:
+    w = rgb.shape[1]
+    out = []
+    for box, score, pts, side in _hands_in(np.ascontiguousarray(rgb[:, ::-1]), options, graph="mirror"):
+        pts = pts.copy()
+        pts[:, 0] = w - 1 - pts[:, 0]
+        out.append((_box_of(pts), score, pts, {"left": "right", "right": "left"}.get(side, side)))
+    return out
+
+
+def _hands_in(rgb: np.ndarray, options: DetectOptions, graph: str = "photo") -> list:
     h, w = rgb.shape[:2]
-    res = _run(*_hands(options.max_hands, options.min_confidence, options.hand_complexity), rgb)
+    key, factory = _hands(options.max_hands, options.min_confidence, options.hand_complexity)
+    res = _run(key + (graph,), factory, rgb)  # the mirrored pass has its own graph so both can run at once
     out = []
     for lms, handed in zip(res.multi_hand_landmarks or [], res.multi_handedness or []):
         pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], np.float64)
