@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -287,6 +288,25 @@ def test_missing_weights_fall_back_to_landmarks_with_one_line(photo, monkeypatch
     said = [m for m in result.messages if m.startswith("sam2")]
     assert len(said) == 1 and "\n" not in said[0] and "not on this machine" in said[0]
     assert len(result.instances) == len(photo[1]) and all(i.backend == "landmarks" for i in result.instances)
+    t = time.perf_counter()
+    with pytest.raises(BackendUnavailable, match="not on this machine"):
+        sam2.load("no-such-org/no-such-sam2")  # a request never waits on the hub's retries
+    assert time.perf_counter() - t < 2.0
+
+
+def test_download_failure_offline_is_one_line_and_landmarks_run(photo, monkeypatch):
+    """With SAM2_DOWNLOAD=1 the real `from_pretrained` download runs; offline, it fails fast with one line."""
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("SAM2_DOWNLOAD", "1")
+    monkeypatch.setenv("SAM2_MODEL", "no-such-org/no-such-sam2")
+    assert sam2.Sam2Backend().available() == (True, "")  # may fetch: only loading can tell
+    result = core.segment(photo[0], backend="sam2")
+    assert result.backend == "landmarks"
+    said = [m for m in result.messages if m.startswith("sam2")]
+    assert len(said) == 1 and "\n" not in said[0]
+    assert "could not load SAM2 weights 'no-such-org/no-such-sam2'" in said[0]
 
 
 def test_broken_weights_fall_back_with_one_line(photo, monkeypatch, tmp_path):

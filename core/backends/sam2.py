@@ -1,4 +1,4 @@
-"""Local SAM2 backend: Hugging Face `transformers` Sam2Model + Sam2Processor, run in-process (CUDA if present, else CPU).
+"""Local SAM2 backend: `transformers` Sam2Model + Sam2Processor, run in-process (CUDA if present, else CPU).
 
 The expensive step (the image embedding) runs once per photo; every instance's prompt (expanded box, landmark
 points, negative points on neighbouring instances) is decoded in one batched call. Each prompt gets the model's three
@@ -7,8 +7,9 @@ like every other backend.
 
 Optional install (`pip install -r requirements-sam2.txt`); nothing here imports torch until the backend is used.
 Weights come from `SAM2_MODEL` / the `sam2_model` option (a hub id or a local folder, default
-`facebook/sam2.1-hiera-tiny`). Only weights already on this machine are used by `auto`: nothing is downloaded
-behind the user's back. A Space owner fetches them once with `hf download facebook/sam2.1-hiera-tiny`.
+`facebook/sam2.1-hiera-tiny`). Only weights already on this machine are used, unless `SAM2_DOWNLOAD=1` lets the
+first request fetch them from the hub. A Space owner either sets that variable, or fetches the weights once with
+`hf download facebook/sam2.1-hiera-tiny` (or `sam2.load(model_id, allow_download=True)`).
 """
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def model_id(option: Optional[str] = None) -> str:
     return str(option or os.environ.get("SAM2_MODEL") or DEFAULT_MODEL)
 
 
+def download_allowed() -> bool:
+    """`SAM2_DOWNLOAD=1` (e.g. a Space variable): fetch missing weights from the hub on first use."""
+    return os.environ.get("SAM2_DOWNLOAD", "").strip().lower() in ("1", "true", "yes")
+
+
 def missing_dependencies() -> list:
     """Optional packages that are not installed (a cheap spec lookup: nothing is imported)."""
     return [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
@@ -58,6 +64,11 @@ def local_weights(mid: str) -> Optional[str]:
     if all(isinstance(f, str) for f in found):
         return str(Path(found[0]).parent)
     return None
+
+
+def not_here(mid: str) -> str:
+    return (f"weights '{mid}' are not on this machine and are not downloaded per request; "
+            f"run `hf download {mid}` once, set SAM2_DOWNLOAD=1, or set SAM2_MODEL to a local folder.")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -182,8 +193,11 @@ def uninstall(key: str) -> None:
         _LOADED.pop(key, None)
 
 
-def load(mid: str) -> Loaded:
-    """The model and processor for `mid`, loaded on first use. Raises BackendUnavailable with one line on failure."""
+def load(mid: str, allow_download: bool = False) -> Loaded:
+    """The model and processor for `mid`, loaded on first use. Raises BackendUnavailable with one line on failure.
+
+    Requests never download: on a machine without the hub, `from_pretrained` would spend ~30 s in retries before
+    failing. `allow_download=True` is for a one-off setup step where the hub is reachable."""
     loaded = _LOADED.get(mid)
     if loaded is not None:
         return loaded
@@ -194,14 +208,15 @@ def load(mid: str) -> Loaded:
         if missing:
             raise BackendUnavailable(f"{' and '.join(missing)} not installed ({INSTALL_HINT}).")
         folder = local_weights(mid)
+        if folder is None and not (allow_download or download_allowed()):
+            raise BackendUnavailable(not_here(mid))
         t = time.perf_counter()
         try:
             from transformers import Sam2Model
             from transformers.image_processing_base import ImageProcessingMixin
 
             device = default_device()
-            # Weights already on this machine load with no network call; anything else is a real download
-            # (only reached when the caller asked for weights that are not here and the hub is reachable).
+            # Weights already on this machine load with no network call; anything else is a real download.
             kwargs = {"local_files_only": True} if folder else {}
             source = folder if folder and Path(mid).expanduser().is_dir() else mid
             model = Sam2Model.from_pretrained(source, **kwargs)
@@ -274,9 +289,8 @@ class Sam2Backend(Backend):
         missing = missing_dependencies()
         if missing:
             return False, f"{' and '.join(missing)} not installed ({INSTALL_HINT})."
-        if local_weights(mid) is None:
-            return False, (f"weights '{mid}' are not on this machine and will not be downloaded here; "
-                           f"run `hf download {mid}` or set SAM2_MODEL to a local folder.")
+        if local_weights(mid) is None and not download_allowed():
+            return False, not_here(mid)
         try:
             import torch  # noqa: F401
             from transformers import Sam2Model  # noqa: F401
