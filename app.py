@@ -40,17 +40,19 @@ def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box
                      progress=gr.Progress()):
     """Segment one photo. Returns (annotated image with masks, status line, download files)."""
     if image is None:
-        raise gr.Error("Please upload a photo first (or pick an example).")
+        raise gr.Error("Please upload a photo first (or pick an example).", print_exception=False)
     progress(0.1, desc="Finding faces and hands")
     options = {"replicate_token": replicate_token.strip()} if replicate_token and replicate_token.strip() else {}
     try:
         result = core.segment(image, backend=backend or "auto", min_confidence=min_confidence,
                               max_hands=int(max_hands), box_scale=box_scale, **options)
     except ValueError as exc:  # ImageLoadError and bad options: a sentence the user can act on
-        raise gr.Error(str(exc)) from None
+        log.info("refused: %s", exc)  # one line in the server log; an expected outcome, not a crash
+        raise gr.Error(str(exc), print_exception=False) from None
     except Exception as exc:  # never show a traceback to a visitor
         log.error("segmentation failed: %s", type(exc).__name__)
-        raise gr.Error("Something went wrong while processing this photo. Please try another one.") from None
+        raise gr.Error("Something went wrong while processing this photo. Please try another one.",
+                       print_exception=False) from None
     progress(0.9, desc="Preparing downloads")
     name = Path(image).name if isinstance(image, (str, Path)) else "image.png"
     files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()), source_name=name)

@@ -1,0 +1,244 @@
+"""Every kind of upload a public Space gets, sent to the running app through gradio_client.
+
+Each bad file gets one clear sentence (no traceback) and each odd-but-valid photo gets a result; at the end the
+same server still answers a normal photo and its log holds no traceback. Decoding rules themselves are unit-tested
+in test_loading.py; this file checks what a visitor of the served app sees.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import REPO
+from .live_server import serve_app
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client.exceptions import AppError  # noqa: E402
+
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with serve_app() as (url, proc, log):
+        yield gradio_client.Client(url, verbose=False), proc, log
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return server[0]
+
+
+def ask(client, path):
+    annotated, status, files = client.predict(gradio_client.handle_file(str(path)), "landmarks", 0.5, 6, 1.5, "",
+                                              api_name="/segment")
+    return annotated, status, files
+
+
+def refused(client, path, *phrases) -> str:
+    with pytest.raises(AppError) as info:
+        ask(client, path)
+    msg = str(info.value).strip()
+    assert "\n" not in msg and "Traceback" not in msg and 'File "' not in msg, msg
+    for phrase in phrases:
+        assert phrase in msg, msg
+    return msg
+
+
+def outputs(files) -> tuple:
+    """(result.json as dict, {label: bool mask}) from the downloads."""
+    archive = next(f for f in files if f.endswith("masks.zip"))
+    with zipfile.ZipFile(archive) as z:
+        doc = json.loads(z.read("result.json"))
+        masks = {}
+        for inst in doc["instances"]:
+            with Image.open(io.BytesIO(z.read(inst["mask_file"]))) as im:
+                masks[inst["label"]] = np.asarray(im) == 255
+    return doc, masks
+
+
+def face_photo() -> Image.Image:
+    return Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB")  # 512 x 600, one face
+
+
+def jpeg_bytes(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92, **kw)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------ refused, one sentence
+
+def test_empty_file(client, tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    refused(client, tmp_path / "empty.jpg", "empty.jpg is empty (0 bytes).")
+
+
+def test_truncated_jpeg(client, tmp_path):
+    data = jpeg_bytes(face_photo())
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+    refused(client, tmp_path / "cut.jpg", "cut.jpg is damaged or truncated")
+
+
+def test_non_image_renamed_jpg(client, tmp_path):
+    (tmp_path / "holiday.jpg").write_text("<!doctype html><html><body>not a photo</body></html>")
+    refused(client, tmp_path / "holiday.jpg", "holiday.jpg is not an image we can read.")
+
+
+def test_decompression_bomb(client, tmp_path):
+    """A 200-byte PNG whose header declares 30000 x 30000 pixels: refused before any pixel is decoded."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
+    refused(client, tmp_path / "bomb.png", "bomb.png declares", "more")
+
+
+def test_one_pixel_image(client, tmp_path):
+    Image.new("RGB", (1, 1), (10, 20, 30)).save(tmp_path / "dot.png")
+    refused(client, tmp_path / "dot.png", "1x1 pixels", "at least")
+
+
+# ------------------------------------------------------------------------------- odd but valid: a result
+
+def test_huge_photo_is_downscaled_and_masks_match_the_cap(client, tmp_path):
+    from core.loading import MAX_WORKING_PIXELS
+
+    big = Image.new("RGB", (12000, 12000), (120, 140, 160))
+    big.paste(face_photo().resize((2560, 3000)), (4000, 3000))
+    big.save(tmp_path / "huge.jpg", quality=85)
+    _, status, files = ask(client, tmp_path / "huge.jpg")
+    doc, masks = outputs(files)
+    side = doc["width"]
+    assert doc["height"] == side and side * side <= MAX_WORKING_PIXELS and side > 4000
+    assert list(masks) == ["face-1"] and masks["face-1"].shape == (side, side)
+    ys, xs = np.nonzero(masks["face-1"])  # the face is where it was pasted, in capped coordinates
+    scale = side / 12000
+    assert 4000 * scale < xs.mean() < 6560 * scale and 3000 * scale < ys.mean() < 6000 * scale
+
+
+def test_long_thin_image(client, tmp_path):
+    Image.new("RGB", (4000, 10), (90, 90, 90)).save(tmp_path / "strip.png")
+    annotated, status, files = ask(client, tmp_path / "strip.png")
+    assert status.startswith("**No face or hand found") and annotated["annotations"] == []
+    doc, _ = outputs(files)
+    assert (doc["width"], doc["height"]) == (4000, 10)
+
+
+def test_sixteen_bit_pngs(client, tmp_path):
+    import cv2
+
+    grey16 = (np.asarray(face_photo().convert("L"), np.uint16) * 257)
+    Image.fromarray(grey16).save(tmp_path / "grey16.png")
+    rgb16 = np.asarray(face_photo(), np.uint16) * 257
+    cv2.imwrite(str(tmp_path / "rgb16.png"), rgb16[:, :, ::-1])
+    assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
+    for name in ("grey16.png", "rgb16.png"):
+        annotated, status, _ = ask(client, tmp_path / name)
+        assert [a["label"] for a in annotated["annotations"]] == ["face-1"], (name, status)
+
+
+def test_cmyk_jpeg(client, tmp_path):
+    face_photo().convert("CMYK").save(tmp_path / "print.jpg", quality=92)
+    assert Image.open(tmp_path / "print.jpg").mode == "CMYK"
+    annotated, _, _ = ask(client, tmp_path / "print.jpg")
+    assert [a["label"] for a in annotated["annotations"]] == ["face-1"]
+
+
+def test_palette_png_with_transparency(client, tmp_path):
+    face = face_photo().quantize(255)  # palette indices 0..254; 255 is the transparent border
+    canvas = Image.new("P", (face.width + 200, face.height + 200), 255)
+    canvas.putpalette(face.getpalette()[: 255 * 3] + [0, 0, 0])
+    canvas.paste(face, (100, 100))
+    canvas.save(tmp_path / "sticker.png", transparency=255)
+    annotated, _, files = ask(client, tmp_path / "sticker.png")
+    assert [a["label"] for a in annotated["annotations"]] == ["face-1"]
+    doc, _ = outputs(files)
+    assert (doc["width"], doc["height"]) == (face.width + 200, face.height + 200)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_animated_image_uses_the_first_frame(client, tmp_path, fmt):
+    face, blank = face_photo(), Image.new("RGB", face_photo().size, (128, 128, 128))
+    for order, expect in (((face, blank), ["face-1"]), ((blank, face), [])):
+        path = tmp_path / f"anim_{len(expect)}.{fmt.lower()}"
+        order[0].save(path, format=fmt, save_all=True, append_images=[order[1]], duration=200, loop=0)
+        assert getattr(Image.open(path), "n_frames", 1) == 2
+        annotated, _, _ = ask(client, path)
+        assert [a["label"] for a in annotated["annotations"]] == expect
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_rotated_photo_masks_line_up_with_what_the_user_sees(client, tmp_path, orientation):
+    upright = face_photo()
+    # Stored pixels such that applying the EXIF orientation gives the upright photo back.
+    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
+    stored = upright.transpose(undo)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    (tmp_path / "phone.jpg").write_bytes(jpeg_bytes(stored, exif=exif.tobytes()))
+    (tmp_path / "upright.jpg").write_bytes(jpeg_bytes(upright))
+
+    _, ref = outputs(ask(client, tmp_path / "upright.jpg")[2])
+    doc, got = outputs(ask(client, tmp_path / "phone.jpg")[2])
+    assert (doc["width"], doc["height"]) == upright.size
+    assert list(got) == list(ref) == ["face-1"]
+    a, b = got["face-1"], ref["face-1"]
+    assert a.shape == b.shape == (upright.height, upright.width)
+    assert (a & b).sum() / (a | b).sum() > 0.9  # same place on screen (JPEG re-encoding differs slightly)
+
+
+def test_photo_with_no_people(client, tmp_path):
+    rng = np.random.default_rng(7)
+    sky = np.linspace([90, 140, 220], [230, 240, 250], 300)[:, None, :].repeat(400, axis=1)
+    land = sky + rng.normal(0, 6, sky.shape)
+    Image.fromarray(np.clip(land, 0, 255).astype(np.uint8)).save(tmp_path / "landscape.png")
+    annotated, status, files = ask(client, tmp_path / "landscape.png")
+    assert status.startswith("**No face or hand found") and annotated["annotations"] == []
+    coco = json.loads(open(next(f for f in files if f.endswith("coco.json"))).read())
+    assert coco["annotations"] == [] and coco["images"][0]["width"] == 400
+
+
+def _crowd(tmp_path) -> str:
+    """12 public-domain portraits (examples/) in a 4 x 3 grid."""
+    faces = [face_photo().resize((256, 300)), Image.open(EXAMPLES / "astronaut.png").convert("RGB").resize((256, 300))]
+    grid = Image.new("RGB", (256 * 4, 300 * 3), (200, 200, 200))
+    for k in range(12):
+        grid.paste(faces[k % 2], ((k % 4) * 256, (k // 4) * 300))
+    path = tmp_path / "crowd.png"
+    grid.save(path)
+    return path
+
+
+def test_many_faces_are_each_labelled_once(client, tmp_path):
+    annotated, status, files = ask(client, _crowd(tmp_path))
+    labels = [a["label"] for a in annotated["annotations"]]
+    assert labels == [f"face-{n}" for n in range(1, len(labels) + 1)] and len(labels) >= 5
+    doc, masks = outputs(files)
+    total = sum(m.astype(int) for m in masks.values())
+    assert total.max() == 1  # no pixel belongs to two faces
+
+
+@pytest.mark.xfail(strict=True, reason="MediaPipe's face detectors find 5-7 of 12 faces in a 4x3 grid when run on "
+                   "the whole photo; detecting on overlapping tiles finds all 12 (see the issue-5 report)")
+def test_ten_or_more_faces_are_all_found(client, tmp_path):
+    annotated, _, _ = ask(client, _crowd(tmp_path))
+    assert len(annotated["annotations"]) >= 10
+
+
+# -------------------------------------------------------------------------------------------- still serving
+
+def test_server_still_serves_after_all_of_the_above(server):
+    client, proc, log = server
+    annotated, status, _ = ask(client, EXAMPLES / "astronaut.png")
+    assert [a["label"] for a in annotated["annotations"]] == ["face-1"] and "backend: landmarks" in status
+    assert proc.poll() is None
+    assert "Traceback" not in log.read_text()
