@@ -25,6 +25,7 @@ MARGIN = {"face": 0.06, "hand": 0.18}  # prior grown by this share of the instan
 W_MODEL = 1e-3  # model scores only break near-ties
 MAX_PARTS = 6  # most candidates a union may join
 POOL = 16  # candidates considered for unions (best scores first)
+JUDGE_SIDE = 256  # the ROI is judged on at most this many samples a side
 STARTS = 4  # unions are grown from each of this many best candidates
 MIN_GAIN = 0.005
 FALLBACK_NOTE = "no candidate matched the landmarks; used the landmark mask"
@@ -37,8 +38,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Judge:
-    """One prompt's scoring, computed inside a region of interest (the expanded box grown by half) so that
-    scoring a hundred full-photo candidates costs crops, not photos."""
+    """One prompt's scoring, computed inside a region of interest (the expanded box grown by half) sampled every
+    `step` pixels (at most JUDGE_SIDE samples a side), so that scoring a hundred full-photo candidates costs
+    small crops, not photos. Areas are counted in samples; only ratios matter."""
 
     def __init__(self, prompt, others: list, shape):
         h, w = shape[:2]
@@ -46,11 +48,12 @@ class _Judge:
         gx, gy = (x1 - x0) // 4 + 2, (y1 - y0) // 4 + 2
         self.roi = (max(0, x0 - gx), max(0, y0 - gy), min(w, x1 + gx), min(h, y1 + gy))
         rx, ry = self.roi[0], self.roi[1]
-        self.box = (x0 - rx, y0 - ry, x1 - rx, y1 - ry)
+        self.step = k = max(1, -(-max(self.roi[2] - rx, self.roi[3] - ry) // JUDGE_SIDE))
+        self.box = ((x0 - rx) // k, (y0 - ry) // k, -(-(x1 - rx) // k), -(-(y1 - ry) // k))
         self.prior = self._crop(prompt.prior)
-        self.prior_area = max(int(prompt.prior.sum()), 1)
+        self.prior_area = max(int(self.prior.sum()), 1)
         size = max(x1 - x0, y1 - y0) / 1.5  # the detection's size (boxes are expanded 1.5x by default)
-        r = max(1, int(round(MARGIN.get(prompt.detection.kind, 0.1) * size)))
+        r = max(1, int(round(MARGIN.get(prompt.detection.kind, 0.1) * size / k)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         self.grown = cv2.dilate(self.prior.astype(np.uint8), kernel) > 0
         self.own = self._points(prompt.detection.landmarks)
@@ -59,24 +62,25 @@ class _Judge:
 
     def _crop(self, m):
         x0, y0, x1, y1 = self.roi
-        return m[y0:y1, x0:x1]
+        return m[y0:y1:self.step, x0:x1:self.step]
 
     def _points(self, pts) -> tuple:
-        """Integer (rows, cols) of the points that fall inside the ROI."""
-        pts = np.round(np.asarray(pts, np.float64).reshape(-1, 2)).astype(int) - [self.roi[0], self.roi[1]]
-        h, w = self.roi[3] - self.roi[1], self.roi[2] - self.roi[0]
+        """(rows, cols) in the sampled ROI of the points that fall inside it."""
+        pts = np.asarray(pts, np.float64).reshape(-1, 2) - [self.roi[0], self.roi[1]]
+        pts = np.floor(pts / self.step).astype(int)
+        h, w = self.prior.shape
         keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
         return pts[keep, 1], pts[keep, 0]
 
     def view(self, mask: np.ndarray) -> tuple:
-        """(crop of the candidate, its area outside the ROI)."""
+        """(sampled crop of the candidate, its estimated area outside the ROI, in samples)."""
         crop = self._crop(mask)
-        return crop, int(mask.sum()) - int(crop.sum())
+        return crop, max(0.0, mask.sum() / self.step ** 2 - crop.sum())
 
-    def score(self, crop: np.ndarray, outside: int) -> tuple:
+    def score(self, crop: np.ndarray, outside: float) -> tuple:
         """(score, fit with the prior) of a candidate given by its ROI crop and its area outside the ROI."""
-        area = int(crop.sum()) + outside
-        if area == 0:
+        area = crop.sum() + outside
+        if area <= 0:
             return -1.0, 0.0
         recall = np.logical_and(crop, self.prior).sum() / self.prior_area
         precision = np.logical_and(crop, self.grown).sum() / area
@@ -85,7 +89,7 @@ class _Judge:
         spill = 1.0 - crop[by0:by1, bx0:bx1].sum() / area
         cover = crop[self.own].mean() if len(self.own[0]) else 0.0
         steal = crop[self.others].mean() if len(self.others[0]) else 0.0
-        return agree + W_COVER * cover - W_SPILL * spill - W_STEAL * steal, agree
+        return float(agree + W_COVER * cover - W_SPILL * spill - W_STEAL * steal), float(agree)
 
 
 def choose(prompts: list, cands: Candidates) -> list:

@@ -186,6 +186,7 @@ class FakeReplicate:
         self.requests: list = []  # (method, path) in arrival order
         self.authorization: list = []  # the Authorization header of each request (None when absent)
         self.predictions: dict = {}
+        self._files: dict = {}  # input shape -> mask PNGs
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -223,21 +224,30 @@ class FakeReplicate:
         image = body.get("input", {}).get("image", "")
         rgb = _decode_data_uri(image)
         pid = uuid.uuid4().hex[:20]
-        masks = self.scene(rgb) if rgb is not None else []
-        files = {}
-        for k, m in enumerate(masks):
-            files[str(k)] = _png(m) + b"\0" * self.plan.pad_bytes
-        if masks:
-            combined = np.zeros(masks[0].shape, bool)
-            for m in masks:
-                combined |= m
-            files["combined"] = _png(combined)
+        files = self.files_for(rgb.shape if rgb is not None else None)
         pred = {"id": pid, "model": model, "version": body.get("version") or "fakeversion0001",
-                "input": body.get("input", {}), "t0": time.monotonic(), "files": files, "n": len(masks),
+                "input": body.get("input", {}), "t0": time.monotonic(), "files": files, "n": len(files) - ("combined" in files),
                 "canceled": False, "created_at": _now()}
         with self.lock:
             self.predictions[pid] = pred
         return pred
+
+    def files_for(self, shape) -> dict:
+        """The scene's mask PNGs for an input of this shape, computed once per shape (so a benchmark's timing
+        is the plan's service time, not this fake's own mask drawing); call it ahead to warm up."""
+        if shape is None:
+            return {}
+        key = tuple(shape[:2])
+        with self.lock:
+            if key in self._files:
+                return self._files[key]
+        masks = self.scene(np.zeros(key + (3,), np.uint8))
+        files = {str(k): _png(m) + b"\0" * self.plan.pad_bytes for k, m in enumerate(masks)}
+        if masks:
+            files["combined"] = _png(np.logical_or.reduce(masks))
+        with self.lock:
+            self._files[key] = files
+        return files
 
     def status_of(self, pred: dict) -> str:
         if pred["canceled"]:
@@ -275,6 +285,7 @@ def _handler(fake: FakeReplicate):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes: avoid 40 ms delayed-ACK stalls
 
         def log_message(self, *args):  # keep test output clean (and token-free)
             pass
