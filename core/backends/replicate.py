@@ -35,6 +35,7 @@ DEFAULT_MODEL = "meta/sam-2"
 DEFAULT_BASE_URL = "https://api.replicate.com"
 NO_TOKEN = "no REPLICATE_API_TOKEN set; add it as a Space secret or paste your own token."
 TERMINAL = ("succeeded", "failed", "canceled")
+CANCEL_GRACE_S = 0.5  # we give up this long before the deadline, to cancel what we abandon (it costs money)
 SAM_SIDE = 1024  # SAM resizes every input to this long side; sending more only costs upload time
 
 
@@ -127,14 +128,14 @@ def predict_masks(sent: np.ndarray, s: Settings, deadline: float) -> list:
     import replicate
 
     seen: dict = {}
+    transport = _DeadlineTransport(deadline)
     client = replicate.Client(
-        api_token=s.token, base_url=s.base_url, timeout=httpx.Timeout(10.0, read=30.0),
-        transport=_DeadlineTransport(deadline),
+        api_token=s.token, base_url=s.base_url, timeout=httpx.Timeout(10.0, read=30.0), transport=transport,
         event_hooks={"response": [lambda r: seen.__setitem__("headers", r.headers)]})
     version_or_model = _model_ref(s.model)
     payload = dict(s.model_input, image=_data_uri(sent))
     pred = _create(client, version_or_model, payload, s, deadline, seen)
-    pred = _wait(client, pred, s, deadline)
+    pred = _wait(client, pred, s, deadline, transport)
     urls = mask_urls(pred.output)
     if not urls:
         raise BackendUnavailable("the model returned no masks.")
@@ -192,13 +193,14 @@ def _create(client, ref, payload, s: Settings, deadline: float, seen: dict):
             raise BackendUnavailable(_transport_message(exc, deadline, s)) from None
 
 
-def _wait(client, pred, s: Settings, deadline: float):
+def _wait(client, pred, s: Settings, deadline: float, transport):
     """Poll GET /v1/predictions/{id} until a terminal state; cancel it if the deadline passes first."""
     from replicate.exceptions import ReplicateError
 
     errors = 0
     while pred.status not in TERMINAL:
-        if time.monotonic() + client.poll_interval > deadline:
+        if time.monotonic() + max(client.poll_interval, CANCEL_GRACE_S) > deadline:
+            transport.deadline = time.monotonic() + CANCEL_GRACE_S  # room for the cancel request itself
             _cancel(client, pred.id)
             raise BackendUnavailable(f"Replicate did not finish within the {s.deadline_s:g} s deadline.")
         time.sleep(client.poll_interval)
