@@ -64,11 +64,11 @@ def settings_from(options: dict) -> Settings:
     s.token = (options.get("replicate_token") or env.get("REPLICATE_API_TOKEN") or "").strip()
     s.model = (options.get("replicate_model") or env.get("REPLICATE_SAM2_MODEL") or DEFAULT_MODEL).strip()
     s.base_url = (env.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    s.deadline_s = float(options.get("replicate_deadline", env.get("REPLICATE_DEADLINE", s.deadline_s)))
-    s.mode = options.get("replicate_mode", s.mode)
-    s.max_rate_wait_s = float(options.get("replicate_max_rate_wait", s.max_rate_wait_s))
+    s.deadline_s = float(options.get("replicate_deadline") or env.get("REPLICATE_DEADLINE") or s.deadline_s)
+    s.mode = options.get("replicate_mode") or s.mode
+    s.max_rate_wait_s = float(options.get("replicate_max_rate_wait") or s.max_rate_wait_s)
     s.create_retries = int(options.get("replicate_retries", s.create_retries))
-    s.max_mask_bytes = int(options.get("replicate_max_mask_bytes", s.max_mask_bytes))
+    s.max_mask_bytes = int(options.get("replicate_max_mask_bytes") or s.max_mask_bytes)
     s.model_input = dict(options.get("replicate_input") or {})
     return s
 
