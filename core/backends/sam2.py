@@ -67,8 +67,7 @@ def local_weights(mid: str) -> Optional[str]:
 
 
 def not_here(mid: str) -> str:
-    return (f"weights '{mid}' are not on this machine and are not downloaded per request; "
-            f"run `hf download {mid}` once, set SAM2_DOWNLOAD=1, or set SAM2_MODEL to a local folder.")
+    return f"weights '{mid}' not on this machine (run `hf download {mid}` once, or set SAM2_DOWNLOAD=1)."
 
 
 def _one_line(exc: BaseException) -> str:
