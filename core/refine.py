@@ -16,16 +16,16 @@ WORK_SIDE = 64
 
 
 def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float, outer: float,
-                        iterations: int = 1) -> np.ndarray:
+                        iterations: int = 1, work_side: int = WORK_SIDE) -> np.ndarray:
     """Return a refined bool mask. `inner`/`outer` are the erosion/dilation radii (fraction of instance size)
-    that bound the uncertain band where GrabCut may move the border."""
+    that bound the uncertain band where GrabCut may move the border; `work_side` the crop's longer side."""
     x0, y0, x1, y1 = box
     crop_prior = prior[y0:y1, x0:x1]
     if crop_prior.sum() < 16:
         return prior
     crop = image[y0:y1, x0:x1]
     h, w = crop_prior.shape
-    s = min(1.0, WORK_SIDE / max(h, w))
+    s = min(1.0, work_side / max(h, w))
     sw, sh = max(int(round(w * s)), 8), max(int(round(h * s)), 8)
     small_img = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
     small_prior = cv2.resize(crop_prior.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST).astype(bool)

@@ -13,6 +13,9 @@ from .base import Backend, Candidates
 # Face: measured on CelebAMask (IoU) and FASSEG (precision, feature coverage); (0.12, 0.04) trims hair and
 # background at profile silhouettes without losing the forehead the prior adds.
 REFINE_BAND = {"face": (0.12, 0.04), "hand": (0.12, 0.10)}
+# GrabCut's working resolution (longer side of the downscaled crop). Fingers are thin: at 64 px a finger of a
+# hand seen at arm's length is ~2 px wide. Hands at 96 px, measured: hand_over_face 0.675 -> 0.701, egohands +0.004.
+WORK_SIDE = {"face": 64, "hand": 96}
 
 
 class LandmarksBackend(Backend):
@@ -24,6 +27,8 @@ class LandmarksBackend(Backend):
             mask = p.prior
             if refine:
                 inner, outer = REFINE_BAND[p.detection.kind]
-                mask = refine_with_grabcut(image, p.prior, p.expanded_box, inner, outer)
+                kind = p.detection.kind
+                mask = refine_with_grabcut(image, p.prior, p.expanded_box, inner, outer,
+                                           work_side=WORK_SIDE.get(kind, 64))
             masks.append([mask])
         return Candidates(per_prompt=masks, trusted=True)
