@@ -7,8 +7,9 @@ found does the (slow, ~22 ms) Pose model look for a head.
 
 Hands: the palm detector misses hands depending on how the photo is framed (large hands entering from the frame
 edge in first-person photos, hands over faces), and which framing finds a hand varies from photo to photo. So the
-Hands solution runs on three views at once, on both cores: the photo, its mirror image and the photo's lower part
-(where hands are in photos of people and first-person views); hands found in several views are merged. Hands that
+Hands solution looks at up to three views: the photo, its mirror image (on the second core, alongside the faces)
+and, when the photo shows hands, the photo's lower part (where the rest are, in photos of people and first-person
+views); hands found in several views are merged. Photos without hands (portraits) pay for two views, not three. Hands that
 cannot be real are dropped: one lying inside a face's mesh outline, or one far smaller than a face it touches
 (a hand beside a face is about as large as the face; the lite model sees such "hands" on ears and profile noses).
 
@@ -34,14 +35,14 @@ class DetectOptions:
     max_faces: int = 20
     profile_faces: bool = True  # use the Pose model's head keypoints when no frontal face is found
     mirror_hands: bool = True  # also look for hands on the mirrored photo (merged with the photo's hands)
-    lower_view: bool = True  # also look for hands on the photo's lower part (LOWER_SHARE of its height)
+    lower_view: bool = True  # when the photo shows hands, look for more on its lower part (LOWER_SHARE of height)
     # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
     # one (1) (26/30 vs 23/30 ground-truth hands at confidence 0.5) and costs less per found hand.
     hand_complexity: int = 0
 
 
 _MODELS: dict = {}
-_POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="detect")
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="detect")
 _MODELS_LOCK = threading.Lock()
 
 
@@ -109,11 +110,12 @@ def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
     """All faces and hands in the photo, each with landmarks in input pixels."""
     # Faces and the hand views are independent graphs whose C++ work releases the GIL: run them on both cores.
     faces_future = _POOL.submit(detect_faces, rgb, options)
-    views = [_POOL.submit(fn, rgb, options) for fn, on in ((_mirrored_hands, options.mirror_hands),
-                                                          (_lower_hands, options.lower_view)) if on]
+    mirrored = _POOL.submit(_mirrored_hands, rgb, options) if options.mirror_hands else None
     found = _hands_in(rgb, options)
-    for view in views:
-        found = _merge_hands(found, view.result())
+    if found and options.lower_view:  # hands in the photo: look again for the ones the first view missed
+        found = _merge_hands(found, _lower_hands(rgb, options))
+    if mirrored is not None:
+        found = _merge_hands(found, mirrored.result())
     faces = faces_future.result()
     found = [h for h in found if not _implausible_hand(h, faces)]
     hands = _hand_detections(found, options)
@@ -220,10 +222,10 @@ def _faces_from_pose(rgb: np.ndarray, options: DetectOptions) -> list:
 def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions(), faces: list = ()) -> list:
     """Hands with 21 landmarks from all views (sequentially; `detect()` runs the views in parallel)."""
     found = _hands_in(rgb, options)
+    if found and options.lower_view:
+        found = _merge_hands(found, _lower_hands(rgb, options))
     if options.mirror_hands:
         found = _merge_hands(found, _mirrored_hands(rgb, options))
-    if options.lower_view:
-        found = _merge_hands(found, _lower_hands(rgb, options))
     return _hand_detections([h for h in found if not _implausible_hand(h, faces)], options)
 
 

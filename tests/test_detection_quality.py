@@ -5,6 +5,7 @@ that loses quality fails here. Photos come from ../shared/data; tests skip with 
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from bench.data import DEFAULT_DATA, samples
@@ -79,10 +80,34 @@ def test_every_detection_becomes_an_instance():
 
 
 def test_hand_mean_iou_floors():
-    ego, ego_box = _mean_iou("egohands", "hand")  # measured 0.611 (box 0.359)
-    hof, hof_box = _mean_iou("hand_over_face", "hand")  # measured 0.675 (box 0.504)
-    assert ego >= 0.58 and ego >= ego_box + 0.15
-    assert hof >= 0.64 and hof >= hof_box + 0.15
+    ego, ego_box = _mean_iou("egohands", "hand")  # measured 0.736 (box 0.406)
+    hof, hof_box = _mean_iou("hand_over_face", "hand")  # measured 0.701 (box 0.504)
+    assert ego >= 0.70 and ego >= ego_box + 0.15
+    assert hof >= 0.67 and hof >= hof_box + 0.15
+
+
+def test_first_person_hands_entering_from_the_frame_edge_are_found():
+    """The camera wearer's hand at the bottom of a first-person photo: the photo's own Hands pass misses it,
+    the lower-part view finds it (3 hands in each photo's truth)."""
+    for stem in ("07", "11"):
+        rgb = load_image(data_path(f"egohands/images/{stem}.jpg"))
+        hands = [d for d in detect(rgb, DetectOptions()) if d.kind == "hand"]
+        assert len(hands) == 3, stem
+        # every hand found lies on a true hand (fingers hidden under cards are not in the truth: allow a margin)
+        gt = cv2.dilate(truth(f"egohands/masks/{stem}_hand.png").astype(np.uint8), np.ones((31, 31), np.uint8)) > 0
+        for d in hands:
+            xs = np.clip(np.round(d.landmarks[:, 0]).astype(int), 0, gt.shape[1] - 1)
+            ys = np.clip(np.round(d.landmarks[:, 1]).astype(int), 0, gt.shape[0] - 1)
+            assert gt[ys, xs].mean() > 0.5, stem
+
+
+def test_no_hand_invented_on_a_head_in_profile():
+    """The lite Hands model sees "hands" on ears and profile noses; detection drops a hand lying inside a face's
+    mesh outline (FASSEG personne02240, yaw -90) or far smaller than a face it touches (personne05242, an ear)."""
+    for stem in ("personne02240p0m90", "personne05242p0m60"):
+        rgb = load_image(data_path(f"fasseg_multipose/images/{stem}.jpg"))
+        dets = detect(rgb, DetectOptions())
+        assert [d.kind for d in dets] == ["face"], stem
 
 
 def test_face_mean_iou_floor():
@@ -92,13 +117,14 @@ def test_face_mean_iou_floor():
 
 def test_profile_faces_found_on_skin_and_cover_features():
     """Faces at +-75..90 yaw: found, mostly on skin, covering eyes, nose and mouth (FaceMesh's oval alone
-    covered about 0.3 of the features there). Measured: found 1.0, precision 0.876, coverage 0.854 (a few
-    hands hallucinated on profile heads take face pixels)."""
+    covered about 0.3 of the features there), and no hands invented on them. Measured: found 1.0, precision
+    0.885, coverage 0.912, 1 of 56 photos with a hand (before implausible hands were dropped: 0.876, 0.854, 4)."""
     group = [s for s in _samples("fasseg_multipose") if s.stem[-3:] in ("m90", "p90", "m75", "p75")]
     assert group
-    found, prec, cov = [], [], []
+    found, prec, cov, with_hands = [], [], [], 0
     for s in group:
         r = segment(s.image, backend="landmarks", draw=False)
+        with_hands += bool(r.hands)
         p = _union(r, "face")
         skin, feat = s.mask("skin"), s.mask("features")
         found.append(p.any())
@@ -106,8 +132,9 @@ def test_profile_faces_found_on_skin_and_cover_features():
             prec.append((p & skin).sum() / p.sum())
         cov.append((p & feat).sum() / max(feat.sum(), 1))
     assert np.mean(found) >= 0.95
-    assert np.mean(prec) >= 0.85
-    assert np.mean(cov) >= 0.82
+    assert np.mean(prec) >= 0.87
+    assert np.mean(cov) >= 0.89
+    assert with_hands <= 2
 
 
 def test_hand_prior_contains_its_landmarks():
