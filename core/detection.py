@@ -39,6 +39,7 @@ class DetectOptions:
     # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
     # one (1) (26/30 vs 23/30 ground-truth hands at confidence 0.5) and costs less per found hand.
     hand_complexity: int = 0
+    face_tiles: bool = True  # large photos: also look for small faces on a 2x2 grid of overlapping tiles
 
 
 _MODELS: dict = {}
@@ -128,16 +129,58 @@ def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
 
 def detect_faces(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
     h, w = rgb.shape[:2]
-    found = []  # (box, score, keypoints)
+    found = []  # (box, score, keypoints, source)
     for selection in (0, 1):
-        res = _run(*_face_detector(selection, options.min_confidence), rgb)
-        for det in res.detections or []:
-            rb = det.location_data.relative_bounding_box
-            box = (rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h)
-            kps = np.array([(k.x * w, k.y * h) for k in det.location_data.relative_keypoints], np.float64)
-            found.append((box, float(det.score[0]), kps, "face_detection"))
+        found += _faces_in(rgb, selection, options.min_confidence)
     faces = _non_max_suppression(found, 0.3)
+    if options.face_tiles and max(h, w) >= TILE_MIN_SIDE and _looks_like_a_group(faces, h):
+        faces = _non_max_suppression(faces + _faces_on_tiles(rgb, options.min_confidence), 0.3)
     return [_face_detection(rgb, f) for f in faces[: options.max_faces]]
+
+
+def _faces_in(rgb: np.ndarray, selection: int, conf: float, offset=(0, 0), graph: str = "photo") -> list:
+    h, w = rgb.shape[:2]
+    key, factory = _face_detector(selection, conf)
+    res = _run(key + (graph,), factory, rgb)
+    out = []
+    for det in res.detections or []:
+        rb = det.location_data.relative_bounding_box
+        ox, oy = offset
+        box = (rb.xmin * w + ox, rb.ymin * h + oy, (rb.xmin + rb.width) * w + ox, (rb.ymin + rb.height) * h + oy)
+        kps = np.array([(k.x * w + ox, k.y * h + oy) for k in det.location_data.relative_keypoints], np.float64)
+        out.append((box, float(det.score[0]), kps, "face_detection"))
+    return out
+
+
+# Group photos at least this large also get a 2x2 grid of overlapping tiles: BlazeFace sees the photo at 128 or 192 px,
+# so in a group photo or a crowd a face of 60-100 px shrinks below what it can find; on a tile it is twice as big.
+TILE_MIN_SIDE = 640
+
+
+def _looks_like_a_group(faces: list, height: int) -> bool:
+    """Tiles cost four detector passes, so they run only where more small faces are likely: two or more faces
+    already found, none of them large (portraits and close-ups skip the tiles)."""
+    return len(faces) >= 2 and max(f[0][3] - f[0][1] for f in faces) < 0.2 * height
+
+
+def _faces_on_tiles(rgb: np.ndarray, conf: float) -> list:
+    h, w = rgb.shape[:2]
+    th, tw = int(h * 0.6), int(w * 0.6)  # 2x2 tiles overlapping by 20% of the photo, so no face is cut in all
+    out = []
+    for y0 in (0, h - th):
+        for x0 in (0, w - tw):
+            tile = np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw])
+            for box, score, kps, source in _faces_in(tile, 1, conf, (x0, y0), graph="tile"):
+                # a face cut by the tile's inner edge is found whole on a neighbouring tile or the full photo
+                if _touches_inner_edge(box, x0, y0, tw, th, w, h):
+                    continue
+                out.append((box, score, kps, source))
+    return out
+
+
+def _touches_inner_edge(box, x0, y0, tw, th, w, h, margin: float = 2.0) -> bool:
+    return ((x0 > 0 and box[0] <= x0 + margin) or (y0 > 0 and box[1] <= y0 + margin)
+            or (x0 + tw < w and box[2] >= x0 + tw - margin) or (y0 + th < h and box[3] >= y0 + th - margin))
 
 
 def _face_detection(rgb: np.ndarray, found) -> Detection:
