@@ -28,15 +28,17 @@ def run_once(folders, workers: int, backend: str, formats: str) -> dict:
                "--backend", backend, "--format", formats, "--no-progress"]
         t0 = time.perf_counter()
         env = dict(os.environ, PYTHONUNBUFFERED="1")  # a line per photo as it finishes, for the steady rate
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        err = tempfile.TemporaryFile("w+")  # a file, not a pipe: MediaPipe's native logs can never block a worker
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         stamps = []
         for line in proc.stdout:  # one line per finished photo, then the summary
             if " -> " in line:
                 stamps.append(time.perf_counter() - t0)
         proc.wait()
         wall = time.perf_counter() - t0
-        if proc.returncode not in (0, 1):
-            raise SystemExit(f"batch failed ({proc.returncode}): {proc.stderr.read()[-2000:]}")
+        if proc.returncode not in (0, 1) or not stamps:  # 1 = some photos unreadable; none done = broken
+            err.seek(0)
+            raise SystemExit(f"batch failed ({proc.returncode}): {err.read()[-2000:]}")
     n = len(stamps)
     steady = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 and stamps[-1] > stamps[0] else float("nan")
     return {"workers": workers, "photos": n, "wall_s": wall, "photos_per_s": n / wall, "steady_per_s": steady}
