@@ -52,18 +52,18 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     return result
 
 
-def _candidates_for(name: str, rgb, prompts, messages, options):
-    b = backends.get(name)
+def _availability(b, options) -> tuple:
     check = getattr(b, "available_for", None)  # backends that take per-request options (a visitor's token)
-    ready, why = check(options) if check else b.available()
-    if not ready:
-        raise BackendUnavailable(why)
-    return b.propose(rgb, prompts, **options)
+    return check(options) if check else b.available()
 
 
 def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
-    """Run the requested backend (or the best available for "auto"); fall back to the offline one, saying why."""
-    if requested in (None, "", "auto"):
+    """Run the requested backend (or the best available for "auto"); fall back to the offline one, saying why.
+
+    In "auto", a backend that is simply not set up is mentioned only if it says its absence matters to users
+    (Replicate without a token: the brief asks the UI to say so); a backend that fails is always mentioned."""
+    auto = requested in (None, "", "auto")
+    if auto:
         order = list(backends.AUTO_ORDER)
     else:
         backends.get(requested)  # unknown names are a clear ValueError, not a silent fallback
@@ -71,11 +71,16 @@ def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
     for name in order:
         if name == OFFLINE:
             break
+        b = backends.get(name)
+        ready, why = _availability(b, options)
+        if not ready:
+            if not auto or b.announce_absence:
+                messages.append(f"{name} not used: {why}")
+            continue
         try:
-            return name, _candidates_for(name, rgb, prompts, messages, options)
+            return name, b.propose(rgb, prompts, **options)
         except BackendUnavailable as exc:
-            if requested == name or str(exc):
-                messages.append(f"{name} not used: {exc}")
+            messages.append(f"{name} not used: {exc}")
         except Exception as exc:  # a model backend must never take the app down: fall back, say so
             log.warning("backend %s failed: %s", name, type(exc).__name__)
             messages.append(f"{name} failed ({type(exc).__name__}); used the offline landmarks backend.")

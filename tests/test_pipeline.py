@@ -92,3 +92,14 @@ def test_same_photo_same_result(ego):
     assert [i.label for i in again.instances] == [i.label for i in ego.instances]
     for a, b in zip(again.instances, ego.instances):
         assert np.array_equal(a.mask, b.mask)
+
+
+def test_auto_without_token_says_why_replicate_was_not_used(ego):
+    assert any(m.startswith("replicate not used") and "REPLICATE_API_TOKEN" in m for m in ego.messages)
+    assert not any(m.startswith("sam2") for m in ego.messages)  # an optional install absent is not news
+
+
+def test_explicit_backend_that_is_not_set_up_falls_back_and_says_so():
+    r = core.segment(data_path(EGO), backend="replicate")
+    assert r.backend == "landmarks" and len(r.instances) == 3
+    assert r.messages and r.messages[0].startswith("replicate not used")

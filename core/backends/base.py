@@ -26,6 +26,9 @@ class Candidates:
 
 class Backend:
     name = "base"
+    # In backend="auto", say so when this backend is not set up (True for Replicate: a Space owner who forgot the
+    # token secret should see why the masks are the offline ones). Failures are always reported.
+    announce_absence = True
 
     def available(self) -> tuple:
         """(ready, reason). Cheap: no network, no model load."""

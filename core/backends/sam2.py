@@ -275,6 +275,7 @@ class Embedding:
 
 class Sam2Backend(Backend):
     name = "sam2"
+    announce_absence = False  # optional install: most Spaces never add it, so auto skips it quietly
 
     def available_for(self, options: dict) -> tuple:
         """The pipeline asks with the request's options, so a `sam2_model` option is honoured here too."""
