@@ -39,7 +39,7 @@ class DetectOptions:
     # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
     # one (1) (26/30 vs 23/30 ground-truth hands at confidence 0.5) and costs less per found hand.
     hand_complexity: int = 0
-    face_tiles: bool = True  # large photos: also look for small faces on a 2x2 grid of overlapping tiles
+    face_tiles: bool = True  # large photos: also look for small faces on a 3x3 grid of overlapping half-size tiles
 
 
 _MODELS: dict = {}
@@ -152,29 +152,30 @@ def _faces_in(rgb: np.ndarray, selection: int, conf: float, offset=(0, 0), graph
     return out
 
 
-# Group photos at least this large also get a 2x2 grid of overlapping tiles: BlazeFace sees the photo at 128 or 192 px,
-# so in a group photo or a crowd a face of 60-100 px shrinks below what it can find; on a tile it is twice as big.
+# Group photos at least this large also get a 3x3 grid of half-size tiles: BlazeFace sees the photo at 128 or 192 px,
+# so in a group photo or a crowd a face of 60-100 px shrinks below what it can find; on a half-size tile it is
+# twice as big.
 TILE_MIN_SIDE = 640
 
 
 def _looks_like_a_group(faces: list, height: int) -> bool:
-    """Tiles cost four detector passes, so they run only where more small faces are likely: two or more faces
+    """Tiles cost nine detector passes, so they run only where more small faces are likely: two or more faces
     already found, none of them large (portraits and close-ups skip the tiles)."""
     return len(faces) >= 2 and max(f[0][3] - f[0][1] for f in faces) < 0.2 * height
 
 
-def _faces_on_tiles(rgb: np.ndarray, conf: float) -> list:
+def _faces_on_tiles(rgb: np.ndarray, conf: float, grid: int = 3) -> list:
+    """Full-range BlazeFace on a grid x grid set of tiles, each half the photo's size (so neighbours overlap and
+    every face lies whole inside some tile); a face cut by a tile's inner edge is left to the tile that holds it."""
     h, w = rgb.shape[:2]
-    th, tw = int(h * 0.6), int(w * 0.6)  # 2x2 tiles overlapping by 20% of the photo, so no face is cut in all
+    th, tw = h // 2, w // 2
     out = []
-    for y0 in (0, h - th):
-        for x0 in (0, w - tw):
+    for y0 in np.linspace(0, h - th, grid).astype(int):
+        for x0 in np.linspace(0, w - tw, grid).astype(int):
             tile = np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw])
             for box, score, kps, source in _faces_in(tile, 1, conf, (x0, y0), graph="tile"):
-                # a face cut by the tile's inner edge is found whole on a neighbouring tile or the full photo
-                if _touches_inner_edge(box, x0, y0, tw, th, w, h):
-                    continue
-                out.append((box, score, kps, source))
+                if not _touches_inner_edge(box, x0, y0, tw, th, w, h):
+                    out.append((box, score, kps, source))
     return out
 
 

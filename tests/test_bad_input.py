@@ -227,9 +227,6 @@ def test_many_faces_are_each_labelled_once(client, tmp_path):
     assert total.max() == 1  # no pixel belongs to two faces
 
 
-@pytest.mark.xfail(strict=True, reason="fewer than 10 of the 12 faces in a 4x3 grid are found (whole-photo BlazeFace "
-                   "finds 5-7; a 3x3 grid of half-size overlapping tiles found all 12 in a probe). Strict: remove this "
-                   "mark when detection gets there")
 def test_ten_or_more_faces_are_all_found(client, tmp_path):
     annotated, _, _ = ask(client, _crowd(tmp_path))
     assert len(annotated["annotations"]) >= 10
