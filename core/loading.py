@@ -30,13 +30,21 @@ class ImageLoadError(ValueError):
 
 def load_image(source: ImageInput) -> np.ndarray:
     """Return the photo as an HxWx3 uint8 RGB array, EXIF-rotated, at most MAX_WORKING_PIXELS."""
+    return load_image_with_pixels(source)[0]
+
+
+def load_image_with_pixels(source: ImageInput) -> tuple:
+    """`load_image` plus the photo's pixel count before any downscaling, so callers can say it was downscaled."""
     if source is None:
         raise ImageLoadError("No image was given.")
     if isinstance(source, np.ndarray):
         rgb = _array_to_rgb(source)
+        pixels = rgb.shape[0] * rgb.shape[1]
     else:
-        rgb = _pil_to_rgb(_open(source))
-    return _cap_size(rgb)
+        img = _open(source)
+        pixels = img.info.get("declared_pixels", img.size[0] * img.size[1])
+        rgb = _pil_to_rgb(img)
+    return _cap_size(rgb), int(pixels)
 
 
 def _open(source) -> Image.Image:
@@ -67,6 +75,7 @@ def _open(source) -> Image.Image:
             w, h = img.size
             if w * h > MAX_DECLARED_PIXELS:
                 raise ImageLoadError(f"{name} declares {w}x{h} pixels, more than we accept.")
+            img.info["declared_pixels"] = w * h  # before a draft decode shrinks it
             if w * h > MAX_WORKING_PIXELS:  # JPEG decodes at 1/2..1/8 scale: a fraction of the memory and time
                 s = (MAX_WORKING_PIXELS / (w * h)) ** 0.5
                 img.draft(None, (max(1, int(w * s)), max(1, int(h * s))))

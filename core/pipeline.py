@@ -9,7 +9,7 @@ import numpy as np
 from . import backends
 from .backends.base import BackendUnavailable
 from .detection import DetectOptions, detect
-from .loading import load_image
+from .loading import load_image_with_pixels
 from .prompts import build_prompts
 from .render import annotate
 from .selection import choose, make_exclusive
@@ -29,15 +29,19 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     Raises `core.ImageLoadError` (a ValueError with a one-sentence message) for unusable input.
     """
     t = _Timer()
-    rgb = load_image(image)
+    rgb, original_pixels = load_image_with_pixels(image)
     t.lap("load")
+    messages: list = []
+    h, w = rgb.shape[:2]
+    if original_pixels > h * w:
+        messages.append(f"The photo ({original_pixels / 1e6:.0f} MP) was downscaled to {w}x{h} for processing; "
+                        f"masks are at that size.")
     opts = DetectOptions(min_confidence=float(min_confidence), max_hands=int(max_hands), max_faces=int(max_faces),
                          profile_faces=bool(profile_faces), mirror_hands=bool(mirror_hands))
     detections = detect(rgb, opts)
     t.lap("detect")
     prompts = build_prompts(detections, rgb.shape, float(box_scale))
     t.lap("prompts")
-    messages: list = []
     chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine))
     t.lap("segment")
     picked = choose(prompts, cands)
