@@ -2,53 +2,22 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import REPO, data_path
+from .conftest import data_path
+from .live_server import serve_app
 
 gradio_client = pytest.importorskip("gradio_client")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def client():
-    port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False")
-    env.pop("REPLICATE_API_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    c = None
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            c = gradio_client.Client(url, verbose=False)
-            break
-        except Exception:
-            time.sleep(0.5)
-    if c is None:
-        proc.kill()
-        pytest.fail(f"app did not start within 60 s:\n{proc.stdout.read()[-3000:]}")
-    yield c
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve_app() as (url, _proc, _log):
+        yield gradio_client.Client(url, verbose=False)
 
 
 def test_api_is_named_segment(client):
