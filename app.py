@@ -120,7 +120,7 @@ def build_demo() -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 image = PhotoInput(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
-                                 image_mode=None, height=420)
+                                   image_mode=None, height=420)
                 run = gr.Button("Segment faces and hands", variant="primary")
                 with gr.Accordion("Settings", open=False):
                     backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
