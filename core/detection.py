@@ -3,7 +3,8 @@
 Faces: BlazeFace short- and full-range (close-ups and group photos), merged; then FaceMesh on each face's
 expanded crop (the whole-photo mesh misses small faces). The short-range model finds faces in full profile
 (all 182 FASSEG multipose photos, yaw -90..+90) where the full-range one does not. Only when nothing at all is
-found does the (slow, ~22 ms) Pose model look for a head.
+found does the (slow, ~22 ms) Pose model look for a head. Group photos (two or more small faces) also get a 3x3
+grid of half-size tiles, on which faces too small for BlazeFace's 128-192 px view of the whole photo are found.
 
 Hands: the palm detector misses hands depending on how the photo is framed (large hands entering from the frame
 edge in first-person photos, hands over faces), and which framing finds a hand varies from photo to photo. So the
@@ -33,7 +34,7 @@ class DetectOptions:
     min_confidence: float = 0.5  # face and hand detection confidence
     max_hands: int = 6
     max_faces: int = 20
-    profile_faces: bool = True  # use the Pose model's head keypoints when no frontal face is found
+    profile_faces: bool = True  # when no face and no hand is found, look for a head with the Pose model
     mirror_hands: bool = True  # also look for hands on the mirrored photo (merged with the photo's hands)
     lower_view: bool = True  # when the photo shows hands, look for more on its lower part (LOWER_SHARE of height)
     # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
