@@ -264,16 +264,6 @@ def _faces_from_pose(rgb: np.ndarray, options: DetectOptions) -> list:
 
 # ----------------------------------------------------------------------------------------------- hands
 
-def detect_hands(rgb: np.ndarray, options: DetectOptions = DetectOptions(), faces: list = ()) -> list:
-    """Hands with 21 landmarks from all views (sequentially; `detect()` runs the views in parallel)."""
-    found = _hands_in(rgb, options)
-    if found and options.lower_view:
-        found = _merge_hands(found, _lower_hands(rgb, options))
-    if options.mirror_hands:
-        found = _merge_hands(found, _mirrored_hands(rgb, options))
-    return _hand_detections([h for h in found if not _implausible_hand(h, faces)], options)
-
-
 def _hand_detections(found: list, options: DetectOptions) -> list:
     return [Detection("hand", box, score, pts, "hand_21", "hands", side)
             for box, score, pts, side in found[: options.max_hands]]

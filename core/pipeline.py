@@ -56,11 +56,6 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     return result
 
 
-def _availability(b, options) -> tuple:
-    check = getattr(b, "available_for", None)  # backends that take per-request options (a visitor's token)
-    return check(options) if check else b.available()
-
-
 def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
     """Run the requested backend (or the best available for "auto"); fall back to the offline one, saying why.
 
@@ -76,7 +71,7 @@ def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
         if name == OFFLINE:
             break
         b = backends.get(name)
-        ready, why = _availability(b, options)
+        ready, why = b.available_for(options)
         if not ready:
             if not auto or b.announce_absence:
                 messages.append(f"{name} not used: {why}")

@@ -11,30 +11,6 @@ import numpy as np
 from .types import Detection, Prompt
 
 
-def _ordered_loop(edges) -> list:
-    """Walk MediaPipe's unordered edge set of a closed contour into an ordered list of indices."""
-    nxt = {}
-    for a, b in edges:
-        nxt.setdefault(a, []).append(b)
-        nxt.setdefault(b, []).append(a)
-    start = min(nxt)
-    loop, prev, cur = [start], None, start
-    while True:
-        cand = [n for n in nxt[cur] if n != prev]
-        if not cand or cand[0] == start:
-            break
-        prev, cur = cur, cand[0]
-        loop.append(cur)
-    return loop
-
-
-def _face_oval() -> list:
-    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_FACE_OVAL
-
-    return _ordered_loop(FACEMESH_FACE_OVAL)
-
-
-FACE_OVAL = _face_oval()
 # Face-mesh points well inside the face (nose tip, between the brows, cheeks, chin) used as positive prompts.
 FACE_POSITIVE = [4, 168, 50, 280, 200]
 HAND_FINGERS = [[0, 1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]]

@@ -10,9 +10,6 @@ from typing import Optional
 
 import numpy as np
 
-Box = tuple  # (x0, y0, x1, y1) in input pixels
-
-
 @dataclass
 class Detection:
     """What MediaPipe (or a recall helper) found: a face or a hand with its landmarks, before any mask."""

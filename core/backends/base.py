@@ -34,5 +34,9 @@ class Backend:
         """(ready, reason). Cheap: no network, no model load."""
         return True, ""
 
+    def available_for(self, options: dict) -> tuple:
+        """`available()` for one request's options (a visitor's own token, another model id)."""
+        return self.available()
+
     def propose(self, image: np.ndarray, prompts: list, **options) -> Candidates:
         raise NotImplementedError
