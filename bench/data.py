@@ -8,8 +8,6 @@ import numpy as np
 from PIL import Image
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-EXACT = ("face", "hand")  # classes whose masks are exact
-FASSEG = ("skin", "features")  # FASSEG's classes: scored by precision and feature coverage
 
 
 @dataclass

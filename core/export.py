@@ -40,8 +40,8 @@ def write_result(result, out_dir, source_name: str = "", pngs: bool = True) -> P
             files[inst.label] = f"masks/{name}"
     doc = result.to_dict()
     doc["source"] = source_name
-    for item in doc["instances"]:
-        if pngs:
+    if pngs:
+        for item in doc["instances"]:
             item["mask_file"] = files[item["label"]]
     (out / "result.json").write_text(json.dumps(doc, indent=2))
     return out
