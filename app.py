@@ -31,7 +31,7 @@ from gradio import processing_utils  # noqa: E402
 
 import core  # noqa: E402
 from core import backends  # noqa: E402
-from core.detection import warm_up  # noqa: E402
+from core.detect import warm_up  # noqa: E402
 from core.export import write_downloads  # noqa: E402
 from core.render import annotate, label_colour  # noqa: E402
 

@@ -19,7 +19,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core import segment  # noqa: E402
-from core.detection import DetectOptions, detect  # noqa: E402
+from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.prompts import build_prompts  # noqa: E402
 

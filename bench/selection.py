@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core.backends.base import Candidates  # noqa: E402
 from core.backends.replicate import SAM_SIDE, MosaicLayout, _fit  # noqa: E402
-from core.detection import DetectOptions, detect  # noqa: E402
+from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.prompts import build_prompts  # noqa: E402
 from core.selection import choose, make_exclusive, rectangle_choice  # noqa: E402

@@ -140,7 +140,7 @@ def _worker_init() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from .detection import warm_up
+    from .detect import warm_up
 
     warm_up()
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import backends
 from .backends.base import BackendUnavailable
-from .detection import DetectOptions, detect
+from .detect import DetectOptions, detect
 from .loading import load_image_with_pixels
 from .prompts import build_prompts
 from .render import annotate

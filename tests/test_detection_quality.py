@@ -10,7 +10,7 @@ import numpy as np
 
 from bench.data import DEFAULT_DATA, samples
 from core import segment
-from core.detection import DetectOptions, detect
+from core.detect import DetectOptions, detect
 from core.loading import load_image
 from core.prompts import build_prompts, hand_prior
 

@@ -19,7 +19,7 @@ pytest.importorskip("transformers", reason="optional SAM2 install absent (pip in
 import core  # noqa: E402
 from core import backends, selection  # noqa: E402
 from core.backends import BackendUnavailable, sam2  # noqa: E402
-from core.detection import DetectOptions, detect  # noqa: E402
+from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.prompts import build_prompts  # noqa: E402
 from core.types import Detection, Prompt  # noqa: E402

@@ -1,0 +1,37 @@
+"""Box arithmetic and crops shared by the face and hand detectors."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def box_of(points: np.ndarray) -> tuple:
+    return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
+
+
+def square_crop(rgb: np.ndarray, centre, side: float):
+    """(crop, x0, y0): a square of `side` pixels centred on `centre`, zero-padded where it leaves the photo;
+    crop is None when the square misses the photo entirely."""
+    cx, cy = centre
+    s = max(int(round(side)), 16)
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    h, w = rgb.shape[:2]
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + s, w), min(y0 + s, h)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return None, x0, y0
+    crop = np.zeros((s, s, 3), np.uint8)
+    crop[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    return crop, x0, y0
+
+
+def box_crop(rgb: np.ndarray, box, scale: float):
+    """A square crop around `box`, `scale` times its longer side (see `square_crop`)."""
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    return square_crop(rgb, centre, max(box[2] - box[0], box[3] - box[1]) * scale)
