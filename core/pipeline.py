@@ -40,6 +40,15 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
                          profile_faces=bool(profile_faces), mirror_hands=bool(mirror_hands))
     detections = detect(rgb, opts)
     t.lap("detect")
+    return finish(rgb, detections, backend, messages, t, box_scale=box_scale, refine=refine, draw=draw,
+                  **backend_options)
+
+
+def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "_Timer | None" = None, *,
+           box_scale: float = 1.5, refine: bool = True, draw: bool = True, **backend_options) -> Result:
+    """The stages after detection, shared by photos and video frames: prompts → backend → select → label →
+    render. `detections` may come from anywhere (the photo detector, a video tracker)."""
+    t = t or _Timer()
     prompts = build_prompts(detections, rgb.shape, float(box_scale))
     t.lap("prompts")
     chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine))
@@ -87,18 +96,21 @@ def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
 
 
 def _label(prompts, masks, notes, backend_name) -> list:
-    """Instances numbered left to right per kind: face-1, face-2, hand-1 (left), ..."""
+    """Instances numbered left to right per kind: face-1, face-2, hand-1 (left), ... A detection that carries a
+    track id (video) keeps that number instead, so its label does not change from frame to frame."""
     instances = []
     for kind in ("face", "hand"):
         idx = [i for i, p in enumerate(prompts) if p.detection.kind == kind]
         idx.sort(key=lambda i: (prompts[i].detection.box[0] + prompts[i].detection.box[2]) / 2)
         for n, i in enumerate(idx, 1):
             det = prompts[i].detection
-            label = f"{kind}-{n}" + (f" ({det.handedness})" if det.handedness else "")
+            number = det.track_id if det.track_id is not None else n
+            label = f"{kind}-{number}" + (f" ({det.handedness})" if det.handedness else "")
             instances.append(Instance(
                 kind=kind, label=label, box=_mask_box(masks[i], det.box), score=det.score, mask=masks[i],
                 landmarks=det.landmarks, landmark_kind=det.landmark_kind, handedness=det.handedness,
-                backend=OFFLINE if notes[i] else backend_name, source=det.source, note=notes[i]))
+                backend=OFFLINE if notes[i] else backend_name, source=det.source, note=notes[i],
+                track_id=det.track_id))
     return instances
 
 

@@ -21,6 +21,7 @@ class Detection:
     landmark_kind: str  # "face_mesh" | "face_keypoints" | "pose_keypoints" | "hand_21"
     source: str  # which detector found it, e.g. "face_detection", "pose", "hands"
     handedness: Optional[str] = None  # "left" | "right" for hands
+    track_id: Optional[int] = None  # video: the instance's number, stable while it is tracked (label kind-N)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Instance:
     backend: str  # which backend produced this mask ("landmarks" when a backend fell back to the prior)
     source: str
     note: str = ""
+    track_id: Optional[int] = None  # video: stable number of this face or hand through the clip
 
     @property
     def area(self) -> int:
@@ -68,6 +70,7 @@ class Instance:
             "detector": self.source,
             "landmarks": self.landmark_kind,
             "note": self.note,
+            **({"track_id": self.track_id} if self.track_id is not None else {}),
         }
 
 
@@ -81,6 +84,8 @@ class Result:
     timings: dict  # stage -> milliseconds
     annotated: Optional[np.ndarray] = None  # RGB uint8 overlay
     messages: list = field(default_factory=list)  # user-facing notes, e.g. why a backend fell back
+    frame_index: Optional[int] = None  # video: 0-based frame number
+    time_s: Optional[float] = None  # video: the frame's time stamp in seconds
 
     @property
     def faces(self) -> list:
