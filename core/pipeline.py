@@ -53,7 +53,7 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     t.lap("prompts")
     chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine))
     t.lap("segment")
-    picked = choose(prompts, cands)
+    picked = [(m if p.limit is None else m & p.limit, note) for p, (m, note) in zip(prompts, choose(prompts, cands))]
     masks = make_exclusive(prompts, [m for m, _ in picked])
     instances = _label(prompts, masks, [n for _, n in picked], chosen)
     t.lap("select")

@@ -100,6 +100,26 @@ def hand_prior(det: Detection, shape) -> np.ndarray:
     return mask.astype(bool)
 
 
+# A hand's mask ends across the wrist, this share of the hand's size past landmark 0 (the prior's palm reaches
+# WRIST_EXTRA; refinement may grow it by its outer band, 0.10). Without a limit, skin-coloured forearms let the
+# mask run up the arm until the refinement window cuts it with a straight, axis-parallel edge (egohands 01).
+WRIST_CUT = WRIST_EXTRA + 0.10
+
+
+def hand_limit(det: Detection, shape) -> np.ndarray:
+    """The side of a line across the wrist (perpendicular to the wrist -> middle-finger axis) that holds the hand."""
+    pts = det.landmarks
+    down = pts[0] - pts[9]
+    down = down / max(np.linalg.norm(down), 1e-6)
+    side = np.array([-down[1], down[0]])
+    cut = pts[0] + WRIST_CUT * hand_scale(pts) * down
+    far = 4.0 * (shape[0] + shape[1])  # a polygon larger than the photo: the half-plane, clipped by fillPoly
+    poly = np.array([cut + far * side, cut - far * side, cut - far * side - far * down, cut + far * side - far * down])
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
 def prior_mask(det: Detection, shape) -> np.ndarray:
     return face_prior(det, shape) if det.kind == "face" else hand_prior(det, shape)
 
@@ -120,6 +140,7 @@ def build_prompts(detections: list, shape, box_scale: float = 1.5) -> list:
         ebox = expand_box(det.box, box_scale, w, h)
         neg = [p for j, pts in enumerate(positives) if j != i for p in pts
                if ebox[0] <= p[0] < ebox[2] and ebox[1] <= p[1] < ebox[3]]
+        limit = hand_limit(det, shape) if det.kind == "hand" else None
         prompts.append(Prompt(i, det, ebox, prior_mask(det, shape), positives[i],
-                              np.array(neg, np.float64).reshape(-1, 2)))
+                              np.array(neg, np.float64).reshape(-1, 2), limit))
     return prompts
