@@ -19,13 +19,48 @@ from .geometry import box_crop, box_iou, box_of
 def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 20, tiles: bool = True) -> list:
     """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it."""
     h, w = rgb.shape[:2]
-    found = []  # (box, score, keypoints, source)
-    for selection in (0, 1):
-        found += faces_in(rgb, selection, min_confidence)
-    faces = non_max_suppression(found, 0.3)
+    short, full = faces_in(rgb, 0, min_confidence), faces_in(rgb, 1, min_confidence)
+    faces = non_max_suppression(short + full, 0.3)
     if tiles and max(h, w) >= TILE_MIN_SIDE and _looks_like_a_group(faces, h):
         faces = non_max_suppression(faces + _faces_on_tiles(rgb, min_confidence), 0.3)
-    return [face_detection(rgb, f) for f in faces[:max_faces]]
+    faces = faces[:max_faces]
+    both = [any(box_iou(f[0], a[0]) > 0.3 for a in short) and any(box_iou(f[0], b[0]) > 0.3 for b in full)
+            for f in faces]
+    return confirmed_faces(rgb, [face_detection(rgb, f) for f in faces], both)
+
+
+# A face that FaceMesh does not confirm needs more evidence than a detector score of 0.5: on random-noise photos
+# BlazeFace reports "faces" at 0.50-0.64 (9 of 16 640x480 noise images), and on first-person frames large false
+# faces at 0.51-0.69 lie over the players' hands. Real faces go without a mesh too: heads in profile (FASSEG, 0.50
+# to 0.93) and small or masked faces in crowds (the mesh's crop is too blurred below ~40 px: 91 of 329 faces found
+# in the crowd photos). So an unconfirmed face is kept with any one independent piece of evidence:
+SURE_FACE_SCORE = 0.75  # the detector itself is sure (noise peaked at 0.64)
+POSE_AGREEMENT = 0.3  # the Pose model puts a head there (box IoU with the head Pose outlines)
+COMPANY_SIZE = 1.5  # FaceMesh confirmed other faces in the photo, and this one is no larger than 1.5x the largest
+# of them (the mesh fails on small faces, not on large ones: a large unconfirmed face among confirmed ones is false)
+# Below this side (px) the mesh's absence is no evidence: on the crowd photos it confirmed 56 of 117 real faces
+# under 32 px but 182 of 212 above. Such a small face is kept when it is not alone (a crowd: other faces found);
+# BlazeFace's "faces" on noise come one per photo.
+MESH_RELIABLE_SIDE = 32
+
+
+def confirmed_faces(rgb: np.ndarray, faces: list, both_ranges: list | None = None) -> list:
+    """Faces confirmed by FaceMesh, or by one other piece of evidence: a sure score, both BlazeFace ranges, the
+    company of mesh-confirmed faces of at least its size, or a head found by Pose at the same place."""
+    both_ranges = both_ranges or [False] * len(faces)
+
+    def size(f):
+        return float(np.sqrt(max(f.box[2] - f.box[0], 1.0) * max(f.box[3] - f.box[1], 1.0)))
+
+    meshed = [size(f) for f in faces if f.landmark_kind == "face_mesh"]
+    unsure = [f for f, both in zip(faces, both_ranges)
+              if f.landmark_kind != "face_mesh" and f.score < SURE_FACE_SCORE and not both
+              and not (meshed and size(f) <= COMPANY_SIZE * max(meshed))
+              and not (size(f) < MESH_RELIABLE_SIDE and len(faces) >= 2)]
+    if not unsure:
+        return faces
+    heads = [head[0] for head in faces_from_pose(rgb)]
+    return [f for f in faces if f not in unsure or any(box_iou(f.box, b) >= POSE_AGREEMENT for b in heads)]
 
 
 def faces_in(rgb: np.ndarray, selection: int, conf: float, offset=(0, 0), view: str = "photo") -> list:
@@ -49,13 +84,13 @@ def faces_in(rgb: np.ndarray, selection: int, conf: float, offset=(0, 0), view: 
 # Group photos at least this large also get a 3x3 grid of half-size tiles: BlazeFace sees the photo at 128 or 192 px,
 # so in a group photo or a crowd a face of 60-100 px shrinks below what it can find; on a half-size tile it is
 # twice as big.
-TILE_MIN_SIDE = 640
+TILE_MIN_SIDE = 0
 
 
 def _looks_like_a_group(faces: list, height: int) -> bool:
     """Tiles cost nine detector passes, so they run only where more small faces are likely: two or more faces
     already found, none of them large (portraits and close-ups skip the tiles)."""
-    return len(faces) >= 2 and max(f[0][3] - f[0][1] for f in faces) < 0.2 * height
+    return len(faces) >= 1 and max(f[0][3] - f[0][1] for f in faces) < 0.2 * height
 
 
 def _faces_on_tiles(rgb: np.ndarray, conf: float, grid: int = 3) -> list:

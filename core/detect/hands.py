@@ -72,16 +72,21 @@ MAX_INSIDE_FACE = 0.9  # share of a hand's landmarks inside a face mesh's outlin
 
 
 def implausible_hand(hand, faces) -> bool:
-    """True for a "hand" that cannot be one: tiny next to a face it touches, or lying inside a face's mesh."""
+    """True for a "hand" that cannot be one: tiny next to a face it touches, or lying inside a face's mesh.
+
+    Only faces that FaceMesh confirmed can rule a hand out: an unconfirmed face may itself be false (first-person
+    frames: 31 of 340 labelled hands were dropped beside large false faces of score 0.51-0.69)."""
     box, _, pts, _ = hand
     for face in faces:
+        if face.landmark_kind != "face_mesh":
+            continue
         fx0, fy0, fx1, fy1 = face.box
         size = np.sqrt(max(fx1 - fx0, 1.0) * max(fy1 - fy0, 1.0))
         cx, cy, hw, hh = (fx0 + fx1) / 2, (fy0 + fy1) / 2, 0.65 * (fx1 - fx0), 0.65 * (fy1 - fy0)
         touches = min(box[2], cx + hw) > max(box[0], cx - hw) and min(box[3], cy + hh) > max(box[1], cy - hh)
         if touches and hand_scale(pts) < MIN_HAND_TO_FACE * size:
             return True
-        if face.landmark_kind == "face_mesh" and touches:
+        if touches:
             hull = cv2.convexHull(face.landmarks.astype(np.float32))
             inside = sum(cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in pts)
             if inside >= MAX_INSIDE_FACE * len(pts):
