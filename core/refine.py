@@ -75,17 +75,24 @@ def _band_box(prior: np.ndarray, outer: float, margin: int = 4):
     return max(0, x - grow), max(0, y - grow), min(W, x + w + grow), min(H, y + h + grow)
 
 
+GUIDE_SIDE = 256  # the photo guides the mask's border at up to this resolution (then a smooth bilinear upscale)
+
+
 def _upsample(small: np.ndarray, crop: np.ndarray, scale: float) -> np.ndarray:
     """The low-resolution mask at the crop's size without stair steps: each work pixel covers `scale` photo
     pixels, so a nearest or bilinear upscale of the binary mask draws its pixel grid as axis-parallel steps.
-    The mask is smoothed by about one work pixel and upscaled as a soft map, then snapped to the photo's own
-    edges with a guided filter (the photo at full resolution guides where the soft border falls)."""
+    The mask is smoothed by about one work pixel, upscaled as a soft map, snapped to the photo's own edges with a
+    guided filter (the photo, at up to GUIDE_SIDE px, guides where the soft border falls), then thresholded."""
     h, w = crop.shape[:2]
     soft = cv2.GaussianBlur(small.astype(np.float32), (0, 0), 0.7)
-    soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
-    if scale > 1.5 and hasattr(cv2, "ximgproc"):
-        radius = max(2, int(round(scale)))
-        soft = cv2.ximgproc.guidedFilter(crop, soft, radius, 1e-3)
+    g = min(1.0, GUIDE_SIDE / max(h, w))
+    gw, gh = max(int(round(w * g)), 1), max(int(round(h * g)), 1)
+    soft = cv2.resize(soft, (gw, gh), interpolation=cv2.INTER_LINEAR)
+    if scale * g > 1.5 and hasattr(cv2, "ximgproc"):
+        guide = crop if g == 1.0 else cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA)
+        soft = cv2.ximgproc.guidedFilter(guide, soft, max(2, int(round(scale * g))), 1e-3)
+    if (gw, gh) != (w, h):
+        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
     return soft > 0.5
 
 
