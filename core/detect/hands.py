@@ -55,13 +55,26 @@ def lower_hands(rgb: np.ndarray, conf: float, complexity: int = 0) -> list:
 
 
 def merge_hands(found: list, more: list) -> list:
-    """Hands of `found` plus those of `more` that are not already there (box IoU below 0.3). The earlier view's
-    landmarks are kept for a hand found twice (the photo's own view is the most accurate)."""
+    """Hands of `found` plus those of `more` that are not already there. The earlier view's landmarks are kept
+    for a hand found twice (the photo's own view is the most accurate)."""
     out = list(found)
     for hand in more:
-        if all(box_iou(hand[0], h[0]) < 0.3 for h in out):
+        if not any(_same_hand(hand, h) for h in out):
             out.append(hand)
     return out
+
+
+def _same_hand(a, b) -> bool:
+    """Two detections of one hand: boxes overlapping (IoU >= 0.3), or one a part of the other (a crop's palm
+    detector can take a hand's fingers for a hand of their own): mostly inside it and much smaller."""
+    if box_iou(a[0], b[0]) >= 0.3:
+        return True
+    small, large = (a, b) if hand_scale(a[2]) <= hand_scale(b[2]) else (b, a)
+    sx0, sy0, sx1, sy1 = small[0]
+    lx0, ly0, lx1, ly1 = large[0]
+    inter = max(0.0, min(sx1, lx1) - max(sx0, lx0)) * max(0.0, min(sy1, ly1) - max(sy0, ly0))
+    inside = inter / max((sx1 - sx0) * (sy1 - sy0), 1e-6)
+    return inside >= 0.7 and hand_scale(small[2]) < 0.6 * hand_scale(large[2])
 
 
 # A hand is at least this share of a face's size (sqrt of its box area) when it touches the face: a hand beside
