@@ -80,3 +80,18 @@ def test_an_unconfirmed_face_does_not_drop_real_hands():
     false_face = Detection("face", big, 0.55, np.zeros((6, 2)), "face_keypoints", "face_detection")
     as_found = (hand.box, hand.score, hand.landmarks, hand.handedness)
     assert not hand_rules.implausible_hand(as_found, [false_face])
+
+
+def test_faces_without_a_mesh_get_a_face_shaped_mask(monkeypatch):
+    """Crowd faces that FaceMesh cannot confirm (masked, blurred) take their outline from BlazeFace's box: the mean
+    face outline in box coordinates. Shrunk CelebAMask faces of ~57 px, three to a photo: IoU 0.65 with the old
+    keypoint polygon, 0.86 now (0.91 with the mesh)."""
+    from bench.small_faces import group_canvas, score
+    from core.detect import faces
+    from .conftest import truth
+
+    rgb = load_image(data_path("celebamask_hq/images/c0.jpg"))
+    canvas, mask = group_canvas(rgb, truth("celebamask_hq/masks/c0_face.png"), 96)
+    monkeypatch.setattr(faces, "mesh_on_crop", lambda rgb, box: None)
+    refined, found = score(canvas, mask, True)
+    assert found == 3 and refined >= 0.8
