@@ -33,12 +33,13 @@ import core  # noqa: E402
 from core import backends  # noqa: E402
 from core.detect import warm_up  # noqa: E402
 from core.export import write_downloads  # noqa: E402
-from core.render import annotate, label_colour  # noqa: E402
+from core.render import label_colour, preview  # noqa: E402
 
 log = logging.getLogger("app")
 HERE = Path(__file__).resolve().parent
 EXAMPLES = [str(p) for p in sorted((HERE / "examples").glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 OUT_ROOT = Path(tempfile.gettempdir()) / "face-hand-segmentation"
+PREVIEW_PIXELS = 4_000_000  # the shown overlay; downloads keep the photo's (working) size
 
 DESCRIPTION = """# Face & hand segmentation
 Drop in a photo: MediaPipe finds every face and hand, and each one gets its own labelled mask.
@@ -73,9 +74,9 @@ def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box
     progress(0.9, desc="Preparing downloads")
     name = Path(image).name if isinstance(image, (str, Path)) else "image.png"
     files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()), source_name=name)
-    outlines = annotate(result.image, result.instances, alpha=0.0)  # boxes, outlines and labels; fills by Gradio
+    shown = preview(result.image, result.instances, PREVIEW_PIXELS)  # outlines and labels; fills by Gradio
     status = "\n".join([f"**{result.headline()}**"] + [f"- {m}" for m in result.messages])
-    return (outlines, [(inst.mask, inst.label) for inst in result.instances]), status, files
+    return shown, status, files
 
 
 def _save_pil_to_cache_atomically(img, cache_dir, name: str = "image", format: str = "webp") -> str:

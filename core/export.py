@@ -16,6 +16,11 @@ import numpy as np
 from PIL import Image
 
 
+# zlib level for the annotated photo: level 1 writes a 24 MP overlay in ~1.6 s instead of ~6.7 s (level 6, Pillow's
+# default) for a file ~14% larger; photo pixels barely compress either way. Masks (two values) keep the default.
+ANNOTATED_PNG_LEVEL = 1
+
+
 def safe_name(label: str) -> str:
     """A file name from a label: 'hand-1 (left)' -> 'hand-1_left'."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "mask"
@@ -33,7 +38,7 @@ def write_result(result, out_dir, source_name: str = "", pngs: bool = True) -> P
     if pngs:
         (out / "masks").mkdir(exist_ok=True)
         if result.annotated is not None:
-            Image.fromarray(result.annotated).save(out / "annotated.png")
+            Image.fromarray(result.annotated).save(out / "annotated.png", compress_level=ANNOTATED_PNG_LEVEL)
         for inst in result.instances:
             name = f"{safe_name(inst.label)}.png"
             mask_png(inst.mask).save(out / "masks" / name)

@@ -1,6 +1,8 @@
 """Draw a Result: semi-transparent per-instance colours, the mask outline, the box and a readable label."""
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -81,3 +83,21 @@ def _label(img, text, box, c, scale, thick, placed: list):
     dark = sum(c) > 380  # dark text on light colours, white text on dark ones
     cv2.putText(img, text, (x + 2, top + th + 2), font, scale, (0, 0, 0) if dark else (255, 255, 255), thick,
                 cv2.LINE_AA)
+
+
+def preview(image: np.ndarray, instances: list, max_pixels: int) -> tuple:
+    """(outlined image, [(bool mask, label), ...]) for display, at most `max_pixels` large.
+
+    A viewer shows a few megapixels at most; drawing and encoding a 24 MP overlay plus one full-size RGBA layer per
+    instance (what `gr.AnnotatedImage` makes of each mask) cost seconds and gigabytes. Downloads keep full size."""
+    h, w = image.shape[:2]
+    s = min(1.0, (max_pixels / (w * h)) ** 0.5)
+    if s < 1.0:
+        size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        instances = [dataclasses.replace(
+            inst, box=tuple(v * s for v in inst.box),
+            mask=cv2.resize(inst.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool))
+            for inst in instances]
+    outlines = annotate(image, instances, alpha=0.0)
+    return outlines, [(inst.mask, inst.label) for inst in instances]

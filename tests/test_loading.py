@@ -122,3 +122,64 @@ def test_huge_photo_is_downscaled_to_the_working_cap():
     out = load_image(np.zeros((6000, 5000, 3), np.uint8))
     assert out.shape[0] * out.shape[1] <= MAX_WORKING_PIXELS
     assert abs(out.shape[1] / out.shape[0] - 5000 / 6000) < 0.01
+
+
+# ------------------------------------------------------------------ shapes MediaPipe cannot take (issue 9, item 1)
+
+def _flat_png(tmp_path, w, h, name="strip.png"):
+    p = tmp_path / name
+    Image.new("RGB", (w, h), (90, 90, 90)).save(p)
+    return p
+
+
+def _png_header_only(path, w, h):
+    """A PNG whose header declares w x h pixels, with almost no data (refused before decoding, never read)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    path.write_bytes(png + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("w,h", [(32766, 8), (8, 32766), (32765, 8), (20000, 64)])
+def test_sides_up_to_the_mediapipe_limit_load(tmp_path, w, h):
+    from core.loading import MAX_SIDE
+
+    assert MAX_SIDE == 32766  # measured: every graph aborts from 32767 px on (bench/shape_limits.py)
+    assert load_image(_flat_png(tmp_path, w, h)).shape == (h, w, 3)
+
+
+@pytest.mark.parametrize("w,h", [(32767, 8), (8, 32767), (33000, 8), (8, 33000)])
+def test_sides_above_the_mediapipe_limit_are_refused_in_one_sentence(tmp_path, w, h):
+    p = _flat_png(tmp_path, w, h, "x.png")
+    with pytest.raises(ImageLoadError) as info:
+        load_image(p)
+    assert str(info.value) == f"x.png is {w}x{h} pixels; sides above 32766 px are not supported."
+    with pytest.raises(ImageLoadError, match="sides above 32766 px"):
+        load_image(np.zeros((h, w, 3), np.uint8))  # arrays and PIL images too
+    with pytest.raises(ImageLoadError, match="sides above 32766 px"):
+        load_image(Image.new("RGB", (w, h)))
+
+
+def test_extreme_shape_still_extreme_after_the_working_downscale_is_refused_from_the_header(tmp_path):
+    # 200000 x 200 is 40 MP: the working downscale alone would leave 154919 x 154.
+    p = _png_header_only(tmp_path / "long.png", 200000, 200)
+    with pytest.raises(ImageLoadError, match=r"^long.png is 200000x200 pixels; sides above 32766 px"):
+        load_image(p)
+
+
+def test_the_pipeline_survives_the_largest_accepted_sides():
+    """Run in a subprocess: if a graph still aborted on these shapes, it would take pytest down with it."""
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    code = ("import numpy as np\nfrom core import segment\n"
+            "for w, h in ((32766, 8), (8, 32766)):\n"
+            "    img = np.full((h, w, 3), 127, np.uint8)\n"
+            "    r = segment(img, backend='landmarks')\n"
+            "    assert r.image.shape == (h, w, 3) and r.annotated.shape == (h, w, 3)\n"
+            "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stderr[-2000:])
