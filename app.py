@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 
@@ -33,6 +35,7 @@ import core  # noqa: E402
 from core import backends  # noqa: E402
 from core.detect import warm_up  # noqa: E402
 from core.export import write_downloads  # noqa: E402
+from core.loading import MAX_FILE_BYTES  # noqa: E402  (uploads above the loader's own limit never reach the disk)
 from core.render import label_colour, preview  # noqa: E402
 
 log = logging.getLogger("app")
@@ -40,6 +43,11 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = [str(p) for p in sorted((HERE / "examples").glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 OUT_ROOT = Path(tempfile.gettempdir()) / "face-hand-segmentation"
 PREVIEW_PIXELS = 4_000_000  # the shown overlay; downloads keep the photo's (working) size
+# Each request writes its downloads into a folder of OUT_ROOT; Gradio copies them into its own cache (emptied by
+# delete_cache) when it sends the answer, so ours are pruned: the newest DOWNLOADS_KEEP folders younger than
+# DOWNLOADS_MAX_AGE_S are kept, the rest deleted at the start of each request.
+DOWNLOADS_KEEP = int(os.environ.get("DOWNLOADS_KEEP", "32"))
+DOWNLOADS_MAX_AGE_S = float(os.environ.get("DOWNLOADS_MAX_AGE_S", "600"))
 
 DESCRIPTION = """# Face & hand segmentation
 Drop in a photo: MediaPipe finds every face and hand, and each one gets its own labelled mask.
@@ -63,7 +71,7 @@ def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box
     options = {"replicate_token": replicate_token.strip()} if replicate_token and replicate_token.strip() else {}
     try:
         result = core.segment(image, backend=backend or "auto", min_confidence=min_confidence,
-                              max_hands=int(max_hands), box_scale=box_scale, **options)
+                              max_hands=max_hands, box_scale=box_scale, **options)  # core checks NaN, ranges
     except ValueError as exc:  # ImageLoadError and bad options: a sentence the user can act on
         log.info("refused: %s", exc)  # one line in the server log; an expected outcome, not a crash
         raise gr.Error(str(exc), print_exception=False) from None
@@ -73,6 +81,7 @@ def run_segmentation(image, backend="auto", min_confidence=0.5, max_hands=6, box
                        print_exception=False) from None
     progress(0.9, desc="Preparing downloads")
     name = Path(image).name if isinstance(image, (str, Path)) else "image.png"
+    _prune_downloads(_out_root())
     files = write_downloads(result, tempfile.mkdtemp(dir=_out_root()), source_name=name)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)  # outlines and labels; fills by Gradio
     status = "\n".join([f"**{result.headline()}**"] + [f"- {m}" for m in result.messages])
@@ -115,6 +124,22 @@ def _out_root() -> Path:
     return OUT_ROOT
 
 
+def _prune_downloads(root: Path, keep: int = DOWNLOADS_KEEP, max_age_s: float = DOWNLOADS_MAX_AGE_S) -> None:
+    """Delete earlier requests' download folders: all but the newest `keep`, and any older than `max_age_s`."""
+    folders = []
+    for entry in os.scandir(root):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append((entry.stat(follow_symlinks=False).st_mtime, entry.path))
+        except OSError:  # deleted meanwhile by another request
+            pass
+    folders.sort(reverse=True)
+    now = time.time()
+    for n, (mtime, path) in enumerate(folders):
+        if n >= keep or now - mtime > max_age_s:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Face & hand segmentation", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(DESCRIPTION)
@@ -151,5 +176,5 @@ demo = build_demo()
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     threading.Thread(target=warm_up, daemon=True).start()  # load the MediaPipe graphs while the server starts
-    demo.launch(show_error=True, server_name=os.environ.get("GRADIO_SERVER_NAME"),
+    demo.launch(show_error=True, max_file_size=MAX_FILE_BYTES, server_name=os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None)

@@ -5,15 +5,21 @@ runner maps it over a process pool (each worker builds its own MediaPipe graphs 
 distributed engine such as Ray Data can map the very same function over a cluster (see README).
 
 A photo's folder appears only when it is complete (written under a temporary name, then renamed), so an
-interrupted run is resumed by running the same command again.
+interrupted run is resumed by running the same command again. A folder counts as done only when its result.json
+names the same source file with the same size and time stamp (a replaced or edited photo is redone). Ctrl-C
+cancels what has not started, stops the workers, removes half-written folders and still writes the folder COCO
+for the photos that are done (`BatchInterrupted`).
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,6 +27,15 @@ from pathlib import Path
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 FORMATS = ("png", "coco", "zip")
 FOLDER_COCO = "coco.json"
+RESERVED = {FOLDER_COCO}  # names at the output root that are not photo folders
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `run_batch`, raised after the clean-up; `counts` says what was done."""
+
+    def __init__(self, counts: dict):
+        super().__init__("interrupted")
+        self.counts = counts
 
 
 @dataclass(frozen=True)
@@ -42,18 +57,34 @@ def parse_formats(text: str) -> tuple:
 
 
 def find_jobs(paths, out_dir) -> list:
-    """Photos named directly keep their stem as folder name; folders are walked (sorted) and mirrored.
+    """Photos named directly get their file name (suffix kept) as folder name; folders are walked (sorted) and
+    mirrored: photos/sub/a.jpg -> OUT/sub/a.jpg/.
 
-    Two photos that would share a folder name (a.jpg and a.png) get distinct, stable names. Anything under
+    Names never collide and no photo's folder lies inside another's: a name that is taken, or that is or lies
+    under another photo's folder, gets "~2", "~3", ... on the component that clashes (a.jpg~2). Anything under
     `out_dir` is skipped, so an output folder inside the input folder is not read back as input.
     """
     out = Path(out_dir).resolve()
-    jobs, used = [], set()
+    jobs, used, ancestors = [], set(), set()
+
+    def clash(parts: list):
+        """Index of the first component that makes `parts` collide, or None."""
+        for i in range(len(parts)):
+            prefix = "/".join(parts[: i + 1])
+            if prefix in used or (i == 0 and prefix in RESERVED) or (i == len(parts) - 1 and prefix in ancestors):
+                return i
+        return None
 
     def add(path: Path, name: str, file_name: str):
-        while name in used:
-            name += "_"
+        parts = name.split("/")
+        while (i := clash(parts)) is not None:
+            base, k = parts[i], 2
+            while clash(parts[:i] + [f"{base}~{k}"] + parts[i + 1:]) == i:
+                k += 1
+            parts[i] = f"{base}~{k}"
+        name = "/".join(parts)
         used.add(name)
+        ancestors.update("/".join(parts[:i]) for i in range(1, len(parts)))
         jobs.append(Job(str(path), name, file_name))
 
     for p in paths:
@@ -65,9 +96,9 @@ def find_jobs(paths, out_dir) -> list:
                 if out == f.resolve() or out in f.resolve().parents:
                     continue
                 rel = f.relative_to(path)
-                add(f, rel.with_suffix("").as_posix(), rel.as_posix())
+                add(f, rel.as_posix(), rel.as_posix())
         else:
-            add(path, path.stem, path.name)
+            add(path, path.name or "photo", path.name)
     return jobs
 
 
@@ -82,8 +113,26 @@ def expected_files(formats) -> list:
     return files
 
 
-def is_done(folder: Path, formats) -> bool:
-    return all((folder / f).is_file() for f in expected_files(formats))
+def source_stamp(path) -> dict:
+    """What result.json records about the photo it was made from: absolute path, size and time stamp."""
+    st = os.stat(path)
+    return {"source_file": str(Path(path).resolve()), "source_bytes": st.st_size, "source_mtime_ns": st.st_mtime_ns}
+
+
+def made_from(folder: Path, path) -> bool:
+    """True when `folder`'s result.json was made from `path` as it is now (same file, size and time stamp)."""
+    try:
+        doc = json.loads((Path(folder) / "result.json").read_text())
+        want = source_stamp(path)
+    except (OSError, ValueError):
+        return False
+    return all(doc.get(k) == v for k, v in want.items())
+
+
+def is_done(folder: Path, formats, path) -> bool:
+    """`folder` holds every output of `formats`, made from the photo at `path` as it is now."""
+    folder = Path(folder)
+    return all((folder / f).is_file() for f in expected_files(formats)) and made_from(folder, path)
 
 
 def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: str = "", **options) -> dict:
@@ -98,6 +147,10 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
 
     final = Path(out_dir)
     try:
+        stamp = source_stamp(path)  # before reading: a photo changed meanwhile is redone next run
+    except OSError:
+        stamp = {}
+    try:
         result = segment(path, **options)
     except ImageLoadError as exc:
         return {"path": str(path), "out": str(final), "ok": False, "error": str(exc)}
@@ -107,23 +160,33 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
         return {"path": str(path), "out": str(final), "ok": False,
                 "error": f"processing failed ({type(exc).__name__}: {exc})"}
     # Written under a temporary name, then moved in with result.json last: a folder with result.json is complete.
-    tmp = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_result(result, tmp, source_name=str(path), pngs="png" in formats)
-    if "coco" in formats:
-        write_coco(result, tmp / "coco.json", file_name=file_name or Path(path).name)
-    if "zip" in formats:
-        write_zip(tmp)
-    final.mkdir(parents=True, exist_ok=True)
-    (final / "result.json").unlink(missing_ok=True)
-    for item in sorted(tmp.iterdir(), key=lambda f: f.name == "result.json"):
-        target = final / item.name
-        if target.is_dir():  # masks/ of an earlier, interrupted run
-            shutil.rmtree(target)
-        os.replace(item, target)
-    tmp.rmdir()
+    tmp = partial_folder(final)
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_result(result, tmp, source_name=str(path), pngs="png" in formats, extra=stamp)
+        if "coco" in formats:
+            write_coco(result, tmp / "coco.json", file_name=file_name or Path(path).name)
+        if "zip" in formats:
+            write_zip(tmp)
+        final.mkdir(parents=True, exist_ok=True)
+        (final / "result.json").unlink(missing_ok=True)
+        for item in sorted(tmp.iterdir(), key=lambda f: f.name == "result.json"):
+            target = final / item.name
+            if target.is_dir():  # masks/ of an earlier, interrupted run
+                shutil.rmtree(target)
+            os.replace(item, target)
+        tmp.rmdir()
+    except OSError as exc:  # disk full, permissions: this photo's outputs could not be written
+        shutil.rmtree(tmp, ignore_errors=True)
+        return {"path": str(path), "out": str(final), "ok": False,
+                "error": f"could not write {final} ({exc.strerror or type(exc).__name__})"}
     return {"path": str(path), "out": str(final), "ok": True, "summary": result.summary(),
             "faces": len(result.faces), "hands": len(result.hands)}
+
+
+def partial_folder(final: Path, pid: int | None = None) -> Path:
+    """Where a photo's outputs are written before they are moved into `final`."""
+    return final.parent / f".{final.name}.partial-{os.getpid() if pid is None else pid}"
 
 
 def process_row(row: dict, out_root: str, formats="png,coco", **options) -> dict:
@@ -134,7 +197,10 @@ def process_row(row: dict, out_root: str, formats="png,coco", **options) -> dict
 
 
 def _worker_init() -> None:
-    """Per worker process: quiet native logs, one OpenCV thread (the pool is the parallelism), warm graphs."""
+    """Per worker process: quiet native logs, one OpenCV thread (the pool is the parallelism), warm graphs.
+    Ctrl-C is the parent's to handle (a terminal sends it to every process of the group): workers ignore it and
+    are stopped by the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import cv2
@@ -161,20 +227,24 @@ def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = Non
     """Process `jobs` (from `find_jobs`) into `out_root`; return counts and the folder COCO path.
 
     `progress`: None shows a tqdm bar on a terminal only, True/False force it. `report(line, error=False)` gets
-    one line per processed photo (failures are flagged). Photos whose folder is complete are skipped when
-    `resume` is on.
+    one line per processed photo (failures are flagged). Photos whose folder is complete and made from the same
+    file are skipped when `resume` is on. Ctrl-C (KeyboardInterrupt): pending photos are cancelled, the workers
+    stopped, half-written folders removed, the folder COCO written for what is done, then `BatchInterrupted`
+    (with the counts) is raised.
     """
     from tqdm import tqdm
 
     out = Path(out_root)
     out.mkdir(parents=True, exist_ok=True)
     workers = workers or default_workers()
-    todo = [j for j in jobs if not (resume and is_done(out / j.name, formats))]
+    todo = [j for j in jobs if not (resume and is_done(out / j.name, formats, j.path))]
     counts = {"total": len(jobs), "skipped": len(jobs) - len(todo), "done": 0, "failed": 0}
     bar = tqdm(total=len(jobs), initial=counts["skipped"], unit="photo", file=sys.stderr,
                disable=(not progress) if progress is not None else None, dynamic_ncols=True)
+    finished: set = set()
 
-    def handle(res: dict) -> None:
+    def handle(job: Job, res: dict) -> None:
+        finished.add(job.name)
         if res["ok"]:
             counts["done"] += 1
             report(f"{res['path']}: {res['summary']} -> {res['out']}", error=False)
@@ -186,19 +256,67 @@ def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = Non
     try:
         if workers == 1 or len(todo) <= 1:
             for job in todo:
-                handle(_run_job(job, str(out), formats, options))
+                handle(job, _run_job(job, str(out), formats, options))
         else:
-            # spawn: a fresh interpreter per worker, no MediaPipe/OpenCV threads inherited through fork
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"),
-                                     initializer=_worker_init) as pool:
-                futures = [pool.submit(_run_job, job, str(out), formats, options) for job in todo]
-                for fut in as_completed(futures):
-                    handle(fut.result())
+            _run_pool(todo, out, formats, options, min(workers, len(todo)), handle)
+    except KeyboardInterrupt:
+        bar.close()
+        unfinished = [j for j in todo if j.name not in finished]
+        _remove_partials(out, unfinished)
+        counts["cancelled"] = len(unfinished)
+        if "coco" in formats:
+            counts["coco"] = str(write_folder_coco(jobs, out))
+        raise BatchInterrupted(counts) from None
     finally:
         bar.close()
     if "coco" in formats:
         counts["coco"] = str(write_folder_coco(jobs, out))
     return counts
+
+
+def _run_pool(todo, out: Path, formats, options, workers: int, handle) -> None:
+    # spawn: a fresh interpreter per worker, no MediaPipe/OpenCV threads inherited through fork. Workers are
+    # started with SIGINT ignored (inherited through exec), so a Ctrl-C during their start-up prints nothing there.
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init)
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            futures = {pool.submit(_run_job, job, str(out), formats, options): job for job in todo}
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                res = fut.result()
+            except BrokenProcessPool:
+                res = {"path": job.path, "out": str(out / job.name), "ok": False,
+                       "error": "a worker process died while this photo was being processed"}
+            handle(job, res)
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and stop the workers now (a photo in progress is abandoned)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(2)
+
+
+def _remove_partials(out: Path, jobs) -> None:
+    """Half-written output of unfinished photos: their temporary folders, and a final folder whose files were
+    being moved in (no result.json made from this photo)."""
+    for job in jobs:
+        final = out / job.name
+        for tmp in final.parent.glob(f".{glob.escape(final.name)}.partial-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        if final.is_dir() and not (final / "result.json").is_file():
+            shutil.rmtree(final, ignore_errors=True)
 
 
 def write_folder_coco(jobs, out_root) -> Path:
@@ -209,7 +327,7 @@ def write_folder_coco(jobs, out_root) -> Path:
     docs = []
     for job in jobs:
         f = out / job.name / "coco.json"
-        if f.is_file():
+        if f.is_file() and made_from(out / job.name, job.path):
             doc = json.loads(f.read_text())
             for img in doc["images"]:
                 img["file_name"] = job.file_name

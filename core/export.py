@@ -30,8 +30,9 @@ def mask_png(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L")
 
 
-def write_result(result, out_dir, source_name: str = "", pngs: bool = True) -> Path:
-    """Write one photo's outputs under `out_dir` (created); return the folder. `pngs=False`: result.json only."""
+def write_result(result, out_dir, source_name: str = "", pngs: bool = True, extra: dict | None = None) -> Path:
+    """Write one photo's outputs under `out_dir` (created); return the folder. `pngs=False`: result.json only.
+    `extra`: more top-level fields for result.json (the batch records which file, size and time stamp it read)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -45,6 +46,7 @@ def write_result(result, out_dir, source_name: str = "", pngs: bool = True) -> P
             files[inst.label] = f"masks/{name}"
     doc = result.to_dict()
     doc["source"] = source_name
+    doc.update(extra or {})
     if pngs:
         for item in doc["instances"]:
             item["mask_file"] = files[item["label"]]

@@ -10,6 +10,7 @@ from . import backends
 from .backends.base import BackendUnavailable
 from .detect import DetectOptions, detect, detect_hints
 from .loading import load_image_with_pixels
+from .options import check_options
 from .prompts import build_prompts
 from .render import annotate
 from .selection import choose, make_exclusive
@@ -30,6 +31,7 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     again (see `core.detect.detect_hints`), and `Result.messages` says where nothing was found.
     Raises `core.ImageLoadError` (a ValueError with a one-sentence message) for unusable input.
     """
+    check_options(min_confidence=min_confidence, max_hands=max_hands, max_faces=max_faces, box_scale=box_scale)
     t = _Timer()
     rgb, original_pixels = load_image_with_pixels(image)
     t.lap("load")

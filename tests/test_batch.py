@@ -52,11 +52,11 @@ def test_folder_batch_with_pool_resume_and_one_coco(photos, tmp_path):
     jobs = find_jobs([photos], out)
     names = [j.name for j in jobs]
     assert len(names) == 5 and any(n.startswith("sub/") for n in names)
-    done = [j for j in jobs if j.name != "broken"]
+    done = [j for j in jobs if j.name != "broken.jpg"]
     for job in done:
         folder = out / job.name
         assert {"annotated.png", "coco.json", "masks.zip", "result.json"} <= {f.name for f in folder.iterdir()}
-    assert not (out / "broken").exists()
+    assert not (out / "broken.jpg").exists()
     assert not list(out.rglob(".*partial*"))
 
     coco = COCO(str(out / "coco.json"))
@@ -118,7 +118,7 @@ def test_same_function_on_ray_data(photos, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
 
-    jobs = [j for j in find_jobs([photos], tmp_path) if j.name != "broken"]
+    jobs = [j for j in find_jobs([photos], tmp_path) if j.name != "broken.jpg"]
     local = tmp_path / "local"
     run_batch(jobs, local, ("png", "coco"), workers=1, progress=False, report=lambda *a, **k: None,
               backend="landmarks")

@@ -23,7 +23,7 @@ def test_cli_writes_outputs_and_reports_bad_inputs(tmp_path):
     assert errors == [f"{bad}: notes.jpg is not an image we can read."]
     assert "Traceback" not in proc.stderr
 
-    folder = out / "01"
+    folder = out / "01.jpg"  # the suffix is kept: a.jpg and a.png never share a folder
     doc = json.loads((folder / "result.json").read_text())
     assert doc["backend"] == "landmarks" and (doc["width"], doc["height"]) == (1280, 720)
     labels = [i["label"] for i in doc["instances"]]

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "meta/sam-2"
 DEFAULT_BASE_URL = "https://api.replicate.com"
 NO_TOKEN = "no REPLICATE_API_TOKEN set; add it as a Space secret or paste your own token."
+# Replicate tokens are ASCII letters, digits and a few marks ("r8_..."); anything else (a non-ASCII character
+# pasted along, a space inside) cannot be sent in an HTTP header and used to surface as a UnicodeEncodeError.
+BAD_TOKEN = "This token is not valid (it contains characters a Replicate token never has)."
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.:=+/-]+")
 TERMINAL = ("succeeded", "failed", "canceled")
 CANCEL_GRACE_S = 0.5  # we give up this long before the deadline, to cancel what we abandon (it costs money)
 SAM_SIDE = 1024  # SAM resizes every input to this long side; sending more only costs upload time
@@ -84,6 +88,8 @@ class ReplicateBackend(Backend):
         s = settings_from(options)
         if not s.token:
             return False, NO_TOKEN
+        if not _TOKEN_CHARS.fullmatch(s.token):
+            return False, BAD_TOKEN
         try:
             _model_ref(s.model)
         except BackendUnavailable as exc:
@@ -94,6 +100,8 @@ class ReplicateBackend(Backend):
         s = settings_from(options)
         if not s.token:
             raise BackendUnavailable(NO_TOKEN)
+        if not _TOKEN_CHARS.fullmatch(s.token):
+            raise BackendUnavailable(BAD_TOKEN)
         if not prompts:  # nothing to mask: do not spend the visitor's money
             return Candidates(per_prompt=[])
         try:
