@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+EXAMPLES_DIR = REPO / "examples"
 
 
 def data_path(rel: str) -> Path:

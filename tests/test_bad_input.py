@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
+import time
 import zipfile
 import zlib
 
@@ -25,9 +27,18 @@ from gradio_client.exceptions import AppError  # noqa: E402
 EXAMPLES = REPO / "examples"
 
 
+DOWNLOADS_KEEP = 3
+
+
 @pytest.fixture(scope="module")
-def server():
-    with serve_app() as (url, proc, log):
+def server_tmp(tmp_path_factory):
+    return tmp_path_factory.mktemp("server-tmp")  # the server's TMPDIR: its download folders are counted here
+
+
+@pytest.fixture(scope="module")
+def server(server_tmp):
+    env = {"TMPDIR": str(server_tmp), "DOWNLOADS_KEEP": str(DOWNLOADS_KEEP)}
+    with serve_app(env=env) as (url, proc, log):
         yield gradio_client.Client(url, verbose=False), proc, log
 
 
@@ -118,7 +129,7 @@ def test_huge_photo_is_downscaled_and_masks_match_the_cap(client, tmp_path):
     _, status, files = ask(client, tmp_path / "huge.jpg")
     doc, masks = outputs(files)
     side = doc["width"]
-    assert doc["height"] == side and side * side <= MAX_WORKING_PIXELS and side > 4000
+    assert doc["height"] == side and side * side <= MAX_WORKING_PIXELS and side >= 0.99 * MAX_WORKING_PIXELS ** 0.5
     assert list(masks) == ["face-1"] and masks["face-1"].shape == (side, side)
     ys, xs = np.nonzero(masks["face-1"])  # the face is where it was pasted, in capped coordinates
     scale = side / 12000
@@ -230,6 +241,71 @@ def test_many_faces_are_each_labelled_once(client, tmp_path):
 def test_ten_or_more_faces_are_all_found(client, tmp_path):
     annotated, _, _ = ask(client, _crowd(tmp_path))
     assert len(annotated["annotations"]) >= 10
+
+
+# ------------------------------------------------------------------------------- issue 9: hostile requests
+
+@pytest.mark.parametrize("w,h", [(32767, 8), (8, 33000)])
+def test_shape_that_aborts_mediapipe_is_refused_and_the_server_lives(server, tmp_path, w, h):
+    """An 870-byte 32767x8 PNG used to abort the whole server process (SIGABRT in MediaPipe's OpenCV code)."""
+    client, proc, _ = server
+    Image.new("RGB", (w, h), (90, 90, 90)).save(tmp_path / "strip.png")
+    refused(client, tmp_path / "strip.png", f"strip.png is {w}x{h} pixels; sides above 32766 px are not supported.")
+    assert proc.poll() is None
+    annotated, _, _ = ask(client, EXAMPLES / "astronaut.png")
+    assert [a["label"] for a in annotated["annotations"]] == ["face-1"]
+
+
+@pytest.mark.parametrize("position,value,phrase", [
+    (2, float("nan"), "min_confidence must be a number from 0 to 1 (got nan)."),
+    (3, float("nan"), "max_hands must be a whole number from 1 to 24 (got nan)."),
+    (4, float("nan"), "box_scale must be a number from 1 to 4 (got nan)."),
+    (3, 6.5, "max_hands must be a whole number from 1 to 24 (got 6.5)."),
+])
+def test_nan_and_odd_slider_values_through_the_api_get_one_sentence(server, position, value, phrase):
+    """Raw HTTP, as the audit did: gradio_client itself refuses to encode NaN, a hostile caller does not."""
+    import httpx
+
+    base = server[0].src.rstrip("/")
+    with open(EXAMPLES / "astronaut.png", "rb") as fh:
+        uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": ("astronaut.png", fh)}).json()[0]
+    args = [{"path": uploaded, "meta": {"_type": "gradio.FileData"}, "orig_name": "astronaut.png"},
+            "landmarks", 0.5, 6, 1.5, ""]
+    args[position] = value
+    body = json.dumps({"data": args})  # NaN as the bare literal Python's json writes
+    event = httpx.post(f"{base}/gradio_api/call/segment", content=body,
+                       headers={"Content-Type": "application/json"}).json()["event_id"]
+    stream = httpx.get(f"{base}/gradio_api/call/segment/{event}", timeout=60).text
+    assert "event: error" in stream, stream
+    assert phrase in stream and "cannot convert" not in stream and "Traceback" not in stream, stream
+
+
+def test_upload_above_the_loader_limit_is_refused_by_the_server(client, tmp_path):
+    """launch(max_file_size=...) equals core.loading.MAX_FILE_BYTES: a larger upload is not even stored."""
+    from core.loading import MAX_FILE_BYTES
+
+    big = tmp_path / "big.png"
+    with open(big, "wb") as fh:
+        fh.write(b"\x89PNG\r\n\x1a\n")
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk used here
+    with pytest.raises(Exception) as info:
+        ask(client, big)
+    assert "Traceback" not in str(info.value)
+    assert "size" in str(info.value).lower() or "413" in str(info.value), str(info.value)
+
+
+def test_download_folders_are_pruned_by_count_and_age(server, server_tmp):
+    client = server[0]
+    root = server_tmp / "face-hand-segmentation"
+    old = root / "tmp_from_an_hour_ago"
+    old.mkdir(parents=True, exist_ok=True)
+    (old / "annotated.png").write_bytes(b"x")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    for _ in range(DOWNLOADS_KEEP + 2):
+        _, _, files = ask(client, EXAMPLES / "astronaut.png")
+        assert all(os.path.getsize(f) > 0 for f in files)  # what the client got is complete
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    assert not old.exists() and len(folders) <= DOWNLOADS_KEEP + 1, folders
 
 
 # -------------------------------------------------------------------------------------------- still serving

@@ -183,3 +183,65 @@ def test_the_pipeline_survives_the_largest_accepted_sides():
             "print('ok')\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stderr[-2000:])
+
+
+# ------------------------------------------------------------- true reasons, our own pixel limit (issue 9, item 6)
+
+def test_fifo_and_devices_are_named_for_what_they_are(tmp_path):
+    import os
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageLoadError) as info:
+        load_image(fifo)  # never opened: opening a FIFO with no writer would block forever
+    assert str(info.value) == "photo.jpg is a named pipe (FIFO), not a photo file."
+    with pytest.raises(ImageLoadError) as info:
+        load_image("/dev/zero")
+    assert str(info.value) == "zero is a device, not a photo file."
+    with pytest.raises(ImageLoadError, match="is a folder"):
+        load_image(tmp_path)
+
+
+def _png_with(tmp_path, name, **save):
+    p = tmp_path / name
+    Image.new("RGB", (64, 48), (200, 120, 90)).save(p, **save)
+    return p
+
+
+def test_large_text_and_icc_chunks_are_accepted_up_to_a_bound(tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+
+    text = PngInfo()
+    text.add_text("XML:com.adobe.xmp", "x" * (3 * 2**20), zip=True)  # a 3 MB XMP packet (Pillow's own cap: 1 MB)
+    for p in (_png_with(tmp_path, "xmp.png", pnginfo=text),
+              _png_with(tmp_path, "icc.png", icc_profile=b"\0" * (3 * 2**20))):  # a 3 MB printer profile
+        out = load_image(p)
+        assert out.shape == (48, 64, 3) and tuple(out[0, 0]) == (200, 120, 90)
+
+
+def test_chunk_beyond_the_bound_is_refused_with_the_true_reason(tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+
+    text = PngInfo()
+    text.add_text("comment", "x" * (20 * 2**20), zip=True)  # 20 MB of text in a ~20 KB file
+    with pytest.raises(ImageLoadError) as info:
+        load_image(_png_with(tmp_path, "note.png", pnginfo=text))
+    assert str(info.value).startswith("note.png carries a text or colour-profile (ICC) chunk larger than 16 MB")
+    assert "damaged" not in str(info.value)
+
+
+def test_our_pixel_limit_applies_before_decoding_and_before_pillows(tmp_path):
+    from core.loading import MAX_DECLARED_JPEG_PIXELS, MAX_DECLARED_PIXELS
+
+    assert MAX_DECLARED_PIXELS == 50_000_000 and MAX_DECLARED_JPEG_PIXELS == 150_000_000
+    # Just above our limit: ours, with the size, not "damaged" (the header-only file cannot be decoded).
+    p = _png_header_only(tmp_path / "big.png", 7100, 7100)
+    with pytest.raises(ImageLoadError) as info:
+        load_image(p)
+    assert str(info.value) == "big.png declares 7100x7100 pixels (50 MP), more than the 50 MP we accept."
+    # 177 MP (the audit's 500 KB PNG) and 190 MP (above Pillow's 179 MP bomb limit): both ours.
+    for side, mp in ((13304, 177), (13784, 190)):
+        with pytest.raises(ImageLoadError) as info:
+            load_image(_png_header_only(tmp_path / "huge.png", side, side))
+        assert str(info.value).startswith("huge.png declares") and f"({mp} MP)" in str(info.value)
+        assert "50 MP" in str(info.value)
