@@ -9,8 +9,8 @@ and 1) and Pose all work up to 32766 px on either side and all fail from 32767 p
 (1, 8 or 64 px): MediaPipe's image-to-tensor step calls OpenCV's `remap`, which asserts that every side is below
 SHRT_MAX (32767), and the uncaught C++ exception aborts the whole process (SIGABRT). There is no separate
 aspect-ratio limit: 32766x1 and 1x32766 work in every graph. So a photo is refused here, from its header and
-before any pixel is decoded, when a side is above MAX_SIDE; the 24 MP downscale does not help (a 200000x200 photo
-is still 154919x154 after it). The whole pipeline (views, tiles, crops, masks, exports) was run at 32766x8,
+before any pixel is decoded, when a side is above MAX_SIDE; the working downscale does not help (a 200000x200 photo
+is still 126491x126 after a 16 MP one). The whole pipeline (views, tiles, crops, masks, exports) was run at 32766x8,
 8x32766, 32766x64 and 32766x732.
 
 Cost limits (2 cores, measured with the app's own request path, see README): a photo declaring more than
@@ -37,7 +37,8 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 #   with a 0.9 GB peak, 100 MP in ~2.1 s and 1.6 GB (PNG is ~0.9 s at 50 MP);
 # - JPEG decodes at 1/2..1/8 scale (draft): a 108 MP JPEG loads in ~0.4 s and 0.35 GB;
 # - processing costs ~0.1 s per megapixel of working size (detection views, one full-size prior and mask per
-#   face or hand, exports): a crowd photo at 24 MP took ~4 s, at 16 MP ~2.4 s (5 faces).
+#   face or hand, exports): a crowd photo at 24 MP took ~4 s, at 16 MP ~2.4 s (5 faces); each more face or
+#   hand adds ~0.3 s at 16 MP (14 faces: ~6 s), a cost in the per-instance stages, not in decoding.
 # Anything whose header declares more than this is refused before decoding (and before Pillow's own 179 MP limit).
 MAX_DECLARED_PIXELS = 50_000_000
 MAX_DECLARED_JPEG_PIXELS = 150_000_000  # decoded at reduced scale, so large phone JPEGs (108 MP) still work

@@ -106,9 +106,9 @@ def test_explicit_backend_that_is_not_set_up_falls_back_and_says_so():
 
 
 def test_downscaled_photo_is_reported():
-    big = np.full((6000, 5000, 3), 90, np.uint8)  # 30 MP, above the 24 MP working cap
+    big = np.full((6000, 5000, 3), 90, np.uint8)  # 30 MP, above the 16 MP working cap
     r = core.segment(big)
     h, w = r.image.shape[:2]
-    assert h * w <= 24_000_000
+    assert h * w <= 16_000_000
     assert any(m.startswith("The photo (30 MP) was downscaled") and f"{w}x{h}" in m for m in r.messages)
     assert not any("downscaled" in m for m in core.segment(big[:600, :500]).messages)  # normal photos: no note
