@@ -101,6 +101,11 @@ def fifty(tmp_path_factory):
     return root
 
 
+def _finished(out) -> list:
+    """Photo folders with a result.json (pathlib's glob also matches the hidden .partial-* folders)."""
+    return sorted(p.parent.name for p in out.glob("*/result.json") if not p.parent.name.startswith("."))
+
+
 @pytest.mark.parametrize("workers", [2, 1])
 def test_ctrl_c_stops_cleans_up_writes_coco_and_exits_130(fifty, tmp_path, workers):
     out = tmp_path / "out"
@@ -110,7 +115,7 @@ def test_ctrl_c_stops_cleans_up_writes_coco_and_exits_130(fifty, tmp_path, worke
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     # Wait until a few photos are done, then press Ctrl-C (SIGINT to the whole process group, as a terminal does).
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*/result.json"))) < 3:
+    while time.time() < deadline and len(_finished(out)) < 3:
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()
     t0 = time.perf_counter()
@@ -123,7 +128,7 @@ def test_ctrl_c_stops_cleans_up_writes_coco_and_exits_130(fifty, tmp_path, worke
     assert "Traceback" not in stderr, stderr[-3000:]
     assert stderr.strip().splitlines()[-1].startswith("interrupted: ")
     assert not list(out.rglob("*.partial-*"))
-    done = sorted(p.parent.name for p in out.glob("*/result.json"))
+    done = _finished(out)
     assert all((out / d / "coco.json").is_file() for d in done)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == done  # no half-written folder left
     assert 3 <= len(done) < 50
