@@ -65,7 +65,7 @@ def find_jobs(paths, out_dir) -> list:
     `out_dir` is skipped, so an output folder inside the input folder is not read back as input.
     """
     out = Path(out_dir).resolve()
-    jobs, used, ancestors = [], set(), set()
+    jobs, used, ancestors, seen = [], set(), set(), set()
 
     def clash(parts: list):
         """Index of the first component that makes `parts` collide, or None."""
@@ -76,6 +76,10 @@ def find_jobs(paths, out_dir) -> list:
         return None
 
     def add(path: Path, name: str, file_name: str):
+        key = os.path.realpath(path)
+        if key in seen:  # the same photo named twice (or inside a folder also given): once is enough
+            return
+        seen.add(key)
         parts = name.split("/")
         while (i := clash(parts)) is not None:
             base, k = parts[i], 2

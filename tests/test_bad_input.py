@@ -292,6 +292,12 @@ def test_upload_above_the_loader_limit_is_refused_by_the_server(client, tmp_path
         ask(client, big)
     assert "Traceback" not in str(info.value)
     assert "size" in str(info.value).lower() or "413" in str(info.value), str(info.value)
+    # A raw HTTP upload (no client-side check): the server itself refuses it.
+    import httpx
+
+    with open(big, "rb") as fh:
+        answer = httpx.post(f"{client.src.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", fh)}, timeout=60)
+    assert answer.status_code == 413, (answer.status_code, answer.text[:200])
 
 
 def test_download_folders_are_pruned_by_count_and_age(server, server_tmp):
