@@ -46,7 +46,7 @@ import os, resource, sys, time
 sys.path.insert(0, os.getcwd())
 import psutil
 import app
-from core.detection import warm_up
+from core.detect import warm_up
 warm_up()
 app.run_segmentation(app.EXAMPLES[0], "landmarks", progress=lambda *a, **k: None)
 base = psutil.Process().memory_info().rss
