@@ -161,8 +161,9 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
     except ValueError:  # bad options (an unknown backend): the same for every photo, so the caller stops
         raise
     except Exception as exc:  # anything else is this photo's problem; the batch goes on
+        detail = " ".join(str(exc).split())[:200]  # one line on stderr, whatever the exception says
         return {"path": str(path), "out": str(final), "ok": False,
-                "error": f"processing failed ({type(exc).__name__}: {exc})"}
+                "error": f"processing failed ({type(exc).__name__}: {detail})"}
     # Written under a temporary name, then moved in with result.json last: a folder with result.json is complete.
     tmp = partial_folder(final)
     try:
