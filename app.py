@@ -42,7 +42,7 @@ log = logging.getLogger("app")
 HERE = Path(__file__).resolve().parent
 EXAMPLES = [str(p) for p in sorted((HERE / "examples").glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 OUT_ROOT = Path(tempfile.gettempdir()) / "face-hand-segmentation"
-PREVIEW_PIXELS = 2_000_000  # the shown overlay; downloads keep the photo's (working) size
+PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
 # Each request writes its downloads into a folder of OUT_ROOT; Gradio copies them into its own cache (emptied by
 # delete_cache) when it sends the answer, so ours are pruned: the newest DOWNLOADS_KEEP folders younger than
 # DOWNLOADS_MAX_AGE_S are kept, the rest deleted at the start of each request.

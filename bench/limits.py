@@ -33,6 +33,16 @@ def _crowd(megapixels: float, path: Path) -> None:
     grid.resize((int(grid.width * s), int(grid.height * s)), Image.BILINEAR).save(path, quality=92)
 
 
+def _group(megapixels: float, path: Path) -> None:
+    """examples/three_portraits.jpg (a few people, the common case) scaled up to `megapixels`."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None
+    im = Image.open(REPO / "examples" / "three_portraits.jpg").convert("RGB")
+    s = (megapixels * 1e6 / (im.width * im.height)) ** 0.5
+    im.resize((int(im.width * s), int(im.height * s)), Image.BILINEAR).save(path, quality=90)
+
+
 def _flat(megapixels: float, path: Path) -> None:
     from PIL import Image
 
@@ -68,6 +78,7 @@ def main() -> None:
 
     top, jpeg_top = MAX_DECLARED_PIXELS / 1e6 - 0.1, MAX_DECLARED_JPEG_PIXELS / 1e6 - 1
     cases = [(f"flat {top:.0f} MP WebP (slowest decoder)", _flat, top, "webp"),
+             (f"group {top:.0f} MP WebP (three portraits)", _group, top, "webp"),
              (f"crowd {top:.0f} MP WebP", _crowd, top, "webp"),
              (f"crowd {top:.0f} MP PNG", _crowd, top, "png"),
              (f"crowd {jpeg_top:.0f} MP JPEG", _crowd, jpeg_top, "jpg"),

@@ -127,8 +127,8 @@ def test_huge_photo_is_downscaled_and_masks_match_the_cap(client, tmp_path):
     big.paste(face_photo().resize((2560, 3000)), (4000, 3000))
     big.save(tmp_path / "huge.jpg", quality=85)
     annotated, status, files = ask(client, tmp_path / "huge.jpg")
-    with Image.open(annotated["image"]) as shown:  # the viewer gets a <= 2 MP overlay, not the 16 MP photo
-        assert shown.width * shown.height <= 2_000_000 and abs(shown.width - shown.height) <= 1
+    with Image.open(annotated["image"]) as shown:  # the viewer gets a <= 1 MP overlay, not the 16 MP photo
+        assert shown.width * shown.height <= 1_000_000 and abs(shown.width - shown.height) <= 1
     doc, masks = outputs(files)
     side = doc["width"]
     assert doc["height"] == side and side * side <= MAX_WORKING_PIXELS and side >= 0.99 * MAX_WORKING_PIXELS ** 0.5
