@@ -1,0 +1,364 @@
+"""Video: frames in, one `Result` per frame out, with labels kept stable by tracking.
+
+MediaPipe's FaceMesh and Hands run in their video (tracking) mode, on graphs created for one video and closed at
+its end (never the photo graphs of `core.detect.graphs`, never shared with another request). Tracking mode
+reuses the previous frame's landmarks instead of detecting from scratch, which is both faster and steadier.
+
+A small tracker gives every face and hand a number for as long as it is seen: detections are matched to tracks by
+landmark distance (and handedness for hands), a track missed for a few frames is carried on its last landmarks
+(moved by its recent velocity) so one missed frame does not renumber anyone, and a new face or hand gets the next
+number never used in this clip. The numbered detections then go through the photo pipeline's own later stages
+(`pipeline.finish`: prompts, backend, selection, labels, drawing), which keep each detection's number in its label.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+
+from .pipeline import _Timer, finish
+from .types import Detection, Result
+
+log = logging.getLogger(__name__)
+
+OFFLINE = "landmarks"
+CARRY_FRAMES = 4  # a track missed for up to this many frames is drawn on its carried landmarks
+MAX_MATCH_COST = 1.0  # centre distance / instance size above which a detection is not that track (one frame)
+MISSED_GATE = 0.5  # ... grown by this much per frame the track has been missed (it may have moved further)
+SIDE_PENALTY = 0.35  # added to a hand's matching cost when its handedness disagrees with the track's
+TENTATIVE_HITS = 3  # a track seen fewer times than this that is lost gives its number back (a one-off false hit)
+DUPLICATE_IOU = 0.5  # two detections of one kind overlapping more than this in one frame are one instance
+
+
+# ------------------------------------------------------------------------------------------- MediaPipe graphs
+
+class VideoGraphs:
+    """FaceMesh and Hands in tracking mode, owned by one video; faces and hands run at once on both cores."""
+
+    def __init__(self, max_faces: int = 4, max_hands: int = 6, min_confidence: float = 0.5,
+                 hand_complexity: int = 0, selfie: bool = False):
+        import mediapipe as mp
+
+        conf = float(min(max(min_confidence, 0.05), 0.95))
+        self.selfie = selfie
+        self.mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=max(1, int(max_faces)), refine_landmarks=False,
+            min_detection_confidence=conf, min_tracking_confidence=0.5) if max_faces > 0 else None
+        self.hands = mp.solutions.hands.Hands(
+            static_image_mode=False, max_num_hands=max(1, int(max_hands)), model_complexity=int(hand_complexity),
+            min_detection_confidence=conf, min_tracking_confidence=0.5) if max_hands > 0 else None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-faces")
+        self._lock = threading.Lock()
+
+    def faces(self, rgb: np.ndarray) -> list:
+        """[(box, score, 468 points)]. FaceMesh reports no score; tracked faces get 1.0."""
+        if self.mesh is None:
+            return []
+        h, w = rgb.shape[:2]
+        res = self.mesh.process(rgb)
+        out = []
+        for lms in res.multi_face_landmarks or []:
+            pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], np.float64)
+            out.append((_box_of(pts), 1.0, pts))
+        return out
+
+    def hands_in(self, rgb: np.ndarray) -> list:
+        """[(box, handedness score, 21 points, "left"|"right")]."""
+        if self.hands is None:
+            return []
+        h, w = rgb.shape[:2]
+        res = self.hands.process(rgb)
+        out = []
+        for lms, handed in zip(res.multi_hand_landmarks or [], res.multi_handedness or []):
+            pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], np.float64)
+            cls = handed.classification[0]
+            side = cls.label.lower()
+            if not self.selfie:  # MediaPipe labels handedness as if the frame were mirrored (a selfie view)
+                side = {"left": "right", "right": "left"}.get(side, side)
+            out.append((_box_of(pts), float(cls.score), pts, side))
+        return out
+
+    def detect(self, rgb: np.ndarray) -> tuple:
+        """(faces, hands) of one frame; the two graphs run at once (their C++ work releases the GIL)."""
+        with self._lock:
+            rgb = np.ascontiguousarray(rgb)
+            faces = self._pool.submit(self.faces, rgb)
+            hands = self.hands_in(rgb)
+            return faces.result(), hands
+
+    def close(self) -> None:
+        with self._lock:
+            self._pool.shutdown(wait=True)
+            for g in (self.mesh, self.hands):
+                if g is not None:
+                    g.close()
+            self.mesh = self.hands = None
+
+
+def _box_of(pts: np.ndarray) -> tuple:
+    return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+# ------------------------------------------------------------------------------------------------- tracking
+
+@dataclass
+class Track:
+    number: int
+    kind: str
+    detection: Detection
+    missed: int = 0
+    hits: int = 1
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    side_votes: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> float:
+        x0, y0, x1, y1 = self.detection.box
+        return float(max(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)), 8.0))
+
+    @property
+    def side(self) -> Optional[str]:
+        return max(self.side_votes, key=self.side_votes.get) if self.side_votes else None
+
+    def predicted(self) -> np.ndarray:
+        """Where its landmarks should be in the next frame (carried tracks have been moved frame by frame)."""
+        return self.detection.landmarks + self.velocity
+
+
+class Tracker:
+    """Numbers faces and hands through a clip. `update(detections, shape)` returns the frame's detections with
+    `track_id` set (and the track's majority handedness), plus carried detections of tracks briefly missed."""
+
+    def __init__(self, carry_frames: int = CARRY_FRAMES):
+        self.carry_frames = int(carry_frames)
+        self.tracks: list = []
+        self.retired = {"face": set(), "hand": set()}  # numbers of tracks that ended: never given again
+
+    def _new_number(self, kind: str) -> int:
+        """The lowest number neither in use nor retired (a tentative track that died gave its number back)."""
+        taken = self.retired[kind] | {t.number for t in self.tracks if t.kind == kind}
+        n = 1
+        while n in taken:
+            n += 1
+        return n
+
+    def update(self, detections: list, shape) -> list:
+        out = []
+        for kind in ("face", "hand"):
+            out += self._update_kind(kind, [d for d in detections if d.kind == kind], shape)
+        return out
+
+    def _update_kind(self, kind: str, dets: list, shape) -> list:
+        dets = _dedupe(dets)
+        tracks = [t for t in self.tracks if t.kind == kind]
+        pairs = []
+        for ti, t in enumerate(tracks):
+            pred = t.predicted()
+            for di, d in enumerate(dets):
+                cost = _match_cost(t, pred, d)
+                if cost <= MAX_MATCH_COST + MISSED_GATE * t.missed:
+                    pairs.append((cost, ti, di))
+        pairs.sort()
+        used_t, used_d, out = set(), set(), []
+        for cost, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            t, d = tracks[ti], dets[di]
+            move = _centre(d.landmarks) - _centre(t.detection.landmarks)
+            t.velocity = 0.5 * t.velocity + 0.5 * move
+            t.detection, t.missed, t.hits = d, 0, t.hits + 1
+            if d.handedness:
+                t.side_votes[d.handedness] = t.side_votes.get(d.handedness, 0.0) + max(d.score, 0.05)
+            out.append(replace(d, track_id=t.number, handedness=t.side or d.handedness))
+        # New instances, left to right, take the next numbers never used in this clip.
+        for di in sorted((i for i in range(len(dets)) if i not in used_d), key=lambda i: _centre(dets[i].landmarks)[0]):
+            d = dets[di]
+            t = Track(self._new_number(kind), kind, d)
+            if d.handedness:
+                t.side_votes[d.handedness] = max(d.score, 0.05)
+            self.tracks.append(t)
+            out.append(replace(d, track_id=t.number))
+        # Missed tracks: carried for a few frames while still in the picture, then dropped.
+        h, w = shape[:2]
+        for ti, t in enumerate(tracks):
+            if ti in used_t:
+                continue
+            t.missed += 1
+            pts = t.predicted()
+            box = _box_of(pts)
+            if t.missed > self.carry_frames or _visible_share(box, w, h) < 0.5 or \
+                    any(_iou(box, o.box) > 0.3 for o in out):
+                self.tracks.remove(t)
+                if t.hits >= TENTATIVE_HITS:
+                    self.retired[kind].add(t.number)
+                continue
+            t.velocity = t.velocity * 0.5  # a lost track slows down rather than flying off
+            t.detection = replace(t.detection, landmarks=pts, box=box)
+            out.append(replace(t.detection, score=t.detection.score * 0.9, source="carried", track_id=t.number,
+                               handedness=t.side or t.detection.handedness))
+        return out
+
+
+def _centre(pts: np.ndarray) -> np.ndarray:
+    return pts.mean(axis=0)
+
+
+def _visible_share(box, w, h) -> float:
+    x0, y0, x1, y1 = box
+    area = max(x1 - x0, 1.0) * max(y1 - y0, 1.0)
+    ix = max(0.0, min(x1, w) - max(x0, 0.0))
+    iy = max(0.0, min(y1, h) - max(y0, 0.0))
+    return ix * iy / area
+
+
+def _match_cost(track: Track, pred: np.ndarray, det: Detection) -> float:
+    """Distance between the track's predicted centre and the detection's, over the larger of their sizes (a hand
+    changes shape quickly as fingers move, its centre does not), plus a small share of the change in size."""
+    dist = float(np.linalg.norm(_centre(pred) - _centre(det.landmarks)))
+    x0, y0, x1, y1 = det.box
+    det_size = float(max(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)), 8.0))
+    size = max(track.size, det_size)
+    cost = dist / size + 0.25 * abs(np.log(det_size / track.size))
+    if track.kind == "hand" and det.handedness and track.side and det.handedness != track.side and track.hits >= 3:
+        cost += SIDE_PENALTY
+    return cost
+
+
+def _dedupe(dets: list) -> list:
+    """Tracking mode can report one hand twice (a re-detection beside its own track): keep the stronger."""
+    keep = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if all(_iou(d.box, k.box) <= DUPLICATE_IOU for k in keep):
+            keep.append(d)
+    return keep
+
+
+# -------------------------------------------------------------------------------------------- the segmenter
+
+class VideoSegmenter:
+    """Stateful per-video (or per-webcam-visitor) segmenter: `process(rgb)` one frame after another, then
+    `close()`. Owns its MediaPipe graphs and its tracker; not shared between videos or visitors."""
+
+    def __init__(self, backend: str = OFFLINE, *, min_confidence: float = 0.5, max_hands: int = 6,
+                 max_faces: int = 4, box_scale: float = 1.5, refine: bool = True, draw: bool = True,
+                 carry_frames: int = CARRY_FRAMES, hand_complexity: int = 0, selfie: bool = False,
+                 **backend_options):
+        self.backend, self.messages = _video_backend(backend, backend_options)
+        self.options = dict(box_scale=box_scale, refine=refine, draw=draw, **backend_options)
+        self.max_faces, self.max_hands = int(max_faces), int(max_hands)
+        self.graphs = VideoGraphs(max_faces, max_hands, min_confidence, hand_complexity, selfie)
+        self.tracker = Tracker(carry_frames)
+        self.frames = 0
+
+    def detect(self, rgb: np.ndarray) -> list:
+        """The frame's numbered detections (tracked), before any mask."""
+        faces, hands = self.graphs.detect(rgb)
+        dets = [Detection("face", box, score, pts, "face_mesh", "face_mesh") for box, score, pts in faces]
+        dets += [Detection("hand", box, score, pts, "hand_21", "hands", side)
+                 for box, score, pts, side in hands[:self.max_hands]]
+        return self.tracker.update(dets, rgb.shape)
+
+    def process(self, rgb: np.ndarray, time_s: Optional[float] = None, frame_index: Optional[int] = None,
+                messages: Optional[list] = None) -> Result:
+        t = _Timer()
+        detections = self.detect(rgb)
+        t.lap("detect")
+        msgs = list(messages or [])
+        if self.frames == 0:
+            msgs = self.messages + msgs
+        result = finish(rgb, detections, self.backend, msgs, t, **self.options)
+        result.frame_index = self.frames if frame_index is None else int(frame_index)
+        result.time_s = time_s
+        self.frames += 1
+        return result
+
+    def close(self) -> None:
+        self.graphs.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _video_backend(requested: str, options: dict) -> tuple:
+    """(backend to run per frame, messages). Replicate's image models would be one paid prediction per frame, so
+    video uses the offline masks unless the local SAM2 backend is asked for by name."""
+    requested = requested or "auto"
+    if requested in ("auto", OFFLINE):
+        return OFFLINE, []
+    from . import backends
+
+    backends.get(requested)  # unknown names: a ValueError with the choices
+    if requested == "replicate":
+        return OFFLINE, ["replicate not used: video would cost one paid prediction per frame; "
+                         "used the offline landmarks backend."]
+    return requested, []
+
+
+def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seconds: Optional[float] = None,
+                  min_confidence: float = 0.5, max_hands: int = 6, max_faces: int = 4, box_scale: float = 1.5,
+                  refine: bool = True, draw: bool = True, carry_frames: int = CARRY_FRAMES,
+                  profile_faces: bool = True, mirror_hands: bool = True, **backend_options) -> Iterator[Result]:
+    """Every face and hand in every frame of a clip: an iterator of `Result`, one per frame, in order.
+
+    `source`: a path to a video file (mp4, mov, webm, avi, gif, ...) or an iterable of RGB uint8 frames (then
+    `fps` gives their time stamps). Each Result has `frame_index` and `time_s`; labels (`face-1`,
+    `hand-2 (left)`) stay with the same face or hand while it is tracked, through brief misses, and a new one gets
+    the next unused number (`Instance.track_id`). Frames stream: nothing of earlier frames is kept.
+
+    Options as for `core.segment` (`profile_faces` and `mirror_hands` are photo-only and ignored). `backend`:
+    "landmarks" (offline, the default; "auto" means it too) or "sam2" (local, one model run per frame).
+    Raises `core.VideoLoadError` (one sentence) for an unusable file; a file that breaks off part-way yields its
+    good frames and the last Result's messages say where it stopped.
+    """
+    from .video_io import VideoReader
+
+    if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+        reader = VideoReader(source, max_seconds=max_seconds)
+        frames = iter(reader)
+    else:
+        reader = None
+        step = 1.0 / fps if fps and fps > 0 else 1.0 / 30
+        frames = ((i, round(i * step, 6), np.asarray(f)) for i, f in enumerate(source))
+    seg = VideoSegmenter(backend, min_confidence=min_confidence, max_hands=max_hands, max_faces=max_faces,
+                         box_scale=box_scale, refine=refine, draw=draw, carry_frames=carry_frames,
+                         **backend_options)
+    try:
+        # One frame of look-ahead: the decoder works on the next frame while this one is segmented, and a file
+        # that breaks off is known before the last Result is handed out (its messages say so).
+        pending = next(frames, None)
+        while pending is not None:
+            index, t, rgb = pending
+            rgb = _check_frame(rgb)
+            pending = next(frames, None)
+            notes = [reader.warning] if (pending is None and reader is not None and reader.warning) else []
+            yield seg.process(rgb, time_s=t, frame_index=index, messages=notes)
+    finally:
+        seg.close()
+
+
+def _check_frame(rgb) -> np.ndarray:
+    from .loading import ImageLoadError
+
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ImageLoadError(f"Video frames must be RGB uint8 arrays (HxWx3); got {rgb.dtype} {rgb.shape}.")
+    if max(rgb.shape[:2]) >= 32767 or min(rgb.shape[:2]) < 8:
+        raise ImageLoadError(f"A video frame of {rgb.shape[1]}x{rgb.shape[0]} pixels cannot be processed.")
+    return np.ascontiguousarray(rgb[:, :, :3])
