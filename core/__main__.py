@@ -1,5 +1,7 @@
 """Command line: `python -m core PATH_OR_DIR... --out DIR [--format png,coco] [--workers N] [--backend NAME]`.
 
+Videos (named or found in folders) go to DIR/<stem>/ as annotated.mp4, coco.json, result.json (core/video_batch.py).
+
 Photos named directly go to DIR/<stem>/; folders are walked and mirrored (DIR/<relative path without suffix>/).
 Each photo folder holds result.json, and per `--format`: annotated.png and masks/<label>.png (png), coco.json
 (coco), masks.zip (zip). With coco, DIR/coco.json holds every photo. Photos already done are skipped, so an
@@ -34,6 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--min-confidence", type=float, default=0.5)
     ap.add_argument("--max-hands", type=int, default=6)
     ap.add_argument("--box-scale", type=float, default=1.5)
+    from .video_batch import add_arguments as add_video_arguments, run_videos, split_paths
+
+    add_video_arguments(ap)
     args = ap.parse_args(argv)
 
     from tqdm import tqdm
@@ -51,8 +56,19 @@ def main(argv=None) -> int:
     def report(line: str, error: bool = False) -> None:
         tqdm.write(line, file=sys.stderr if error else sys.stdout)
 
-    jobs = find_jobs(args.paths, args.out)
+    video_jobs, photo_paths = split_paths(args.paths, args.out)
+    jobs = find_jobs(photo_paths, args.out)
+    video_jobs, _ = split_paths(args.paths, args.out, taken={j.name for j in jobs})
     t0 = time.perf_counter()
+    vcounts = run_videos(video_jobs, args.out, resume=not args.overwrite, masks=args.masks,
+                         anonymise=args.anonymise, anonymise_style=args.anonymise_style, max_seconds=args.max_seconds,
+                         progress=args.progress, report=report, backend=args.backend,
+                         min_confidence=args.min_confidence, max_hands=args.max_hands, box_scale=args.box_scale)
+    if video_jobs:
+        print(f"{vcounts['total']} videos: {vcounts['done']} done, {vcounts['skipped']} already done, "
+              f"{vcounts['failed']} failed")
+        if not jobs:
+            return 1 if vcounts["failed"] else 0
     try:
         counts = run_batch(jobs, args.out, formats, workers=max(1, args.workers), resume=not args.overwrite,
                            progress=args.progress, report=report, backend=args.backend,
@@ -67,7 +83,7 @@ def main(argv=None) -> int:
     if "coco" in counts:
         line += f"; COCO for all: {counts['coco']}"
     print(line)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or vcounts["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Optional
 
+import cv2
 import numpy as np
 
+from .detect.geometry import box_crop
 from .pipeline import _Timer, finish
 from .types import Detection, Result
 
@@ -31,40 +34,74 @@ MAX_MATCH_COST = 1.0  # centre distance / instance size above which a detection 
 MISSED_GATE = 0.5  # ... grown by this much per frame the track has been missed (it may have moved further)
 SIDE_PENALTY = 0.35  # added to a hand's matching cost when its handedness disagrees with the track's
 TENTATIVE_HITS = 3  # a track seen fewer times than this that is lost gives its number back (a one-off false hit)
+MESH_SIDE = 256  # face crops are resized to this for FaceMesh (its landmark model looks at 192 px)
 DUPLICATE_IOU = 0.5  # two detections of one kind overlapping more than this in one frame are one instance
 
 
 # ------------------------------------------------------------------------------------------- MediaPipe graphs
 
 class VideoGraphs:
-    """FaceMesh and Hands in tracking mode, owned by one video; faces and hands run at once on both cores."""
+    """The graphs of one video: Hands in tracking mode; faces found by BlazeFace full range (which sees the small
+    faces that FaceMesh's own short-range detector misses, e.g. a signer 12% of the frame wide) and outlined by
+    FaceMesh on each face's crop, where the face was last seen too (so a face BlazeFace misses for a frame, in
+    profile, is still followed). Faces and hands run at once on both cores."""
 
     def __init__(self, max_faces: int = 4, max_hands: int = 6, min_confidence: float = 0.5,
                  hand_complexity: int = 0, selfie: bool = False):
         import mediapipe as mp
 
         conf = float(min(max(min_confidence, 0.05), 0.95))
-        self.selfie = selfie
+        self.selfie, self.face_conf, self.max_faces = selfie, conf, int(max_faces)
+        self.face_detector = mp.solutions.face_detection.FaceDetection(
+            min_detection_confidence=min(conf, 0.3), model_selection=1) if max_faces > 0 else None
         self.mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=max(1, int(max_faces)), refine_landmarks=False,
-            min_detection_confidence=conf, min_tracking_confidence=0.5) if max_faces > 0 else None
+            static_image_mode=True, max_num_faces=1, refine_landmarks=False,
+            min_detection_confidence=0.3) if max_faces > 0 else None
         self.hands = mp.solutions.hands.Hands(
             static_image_mode=False, max_num_hands=max(1, int(max_hands)), model_complexity=int(hand_complexity),
             min_detection_confidence=conf, min_tracking_confidence=0.5) if max_hands > 0 else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-faces")
         self._lock = threading.Lock()
 
-    def faces(self, rgb: np.ndarray) -> list:
-        """[(box, score, 468 points)]. FaceMesh reports no score; tracked faces get 1.0."""
-        if self.mesh is None:
+    def faces(self, rgb: np.ndarray, last_seen=()) -> list:
+        """[(box, score, points, landmark kind)]: BlazeFace's faces with their mesh (or keypoints when FaceMesh
+        does not confirm one), plus faces re-found by FaceMesh where a track was (`last_seen`: [(box, score)])."""
+        if self.face_detector is None:
             return []
         h, w = rgb.shape[:2]
-        res = self.mesh.process(rgb)
+        found = []
+        for det in self.face_detector.process(rgb).detections or []:
+            score = float(det.score[0])
+            rb = det.location_data.relative_bounding_box
+            box = (rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h)
+            kps = np.array([(k.x * w, k.y * h) for k in det.location_data.relative_keypoints], np.float64)
+            if score >= self.face_conf and all(_iou(box, f[0]) < 0.3 for f in found):
+                found.append((box, score, kps))
         out = []
-        for lms in res.multi_face_landmarks or []:
-            pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], np.float64)
-            out.append((_box_of(pts), 1.0, pts))
+        for box, score, kps in sorted(found, key=lambda f: -f[1])[:self.max_faces]:
+            mesh = self._mesh_on_crop(rgb, box)
+            out.append((_box_of(mesh), score, mesh, "face_mesh") if mesh is not None
+                       else (box, score, kps, "face_keypoints"))
+        for box, score in last_seen:  # a tracked face BlazeFace did not report this frame
+            if len(out) >= self.max_faces or any(_iou(box, f[0]) > 0.2 for f in out):
+                continue
+            mesh = self._mesh_on_crop(rgb, box)
+            if mesh is not None:
+                out.append((_box_of(mesh), score, mesh, "face_mesh"))
         return out
+
+    def _mesh_on_crop(self, rgb: np.ndarray, box):
+        """468 points of the face in `box` from FaceMesh on a square crop twice the box, or None."""
+        crop, x0, y0 = box_crop(rgb, box, 2.0)
+        if crop is None:
+            return None
+        side = crop.shape[0]
+        interp = cv2.INTER_AREA if side > MESH_SIDE else cv2.INTER_LINEAR
+        res = self.mesh.process(cv2.resize(crop, (MESH_SIDE, MESH_SIDE), interpolation=interp))
+        if not res.multi_face_landmarks:
+            return None
+        pts = np.array([(p.x * side + x0, p.y * side + y0) for p in res.multi_face_landmarks[0].landmark])
+        return pts if _iou(_box_of(pts), box) >= 0.2 else None
 
     def hands_in(self, rgb: np.ndarray) -> list:
         """[(box, handedness score, 21 points, "left"|"right")]."""
@@ -82,21 +119,21 @@ class VideoGraphs:
             out.append((_box_of(pts), float(cls.score), pts, side))
         return out
 
-    def detect(self, rgb: np.ndarray) -> tuple:
-        """(faces, hands) of one frame; the two graphs run at once (their C++ work releases the GIL)."""
+    def detect(self, rgb: np.ndarray, last_faces=()) -> tuple:
+        """(faces, hands) of one frame; faces and hands run at once (their C++ work releases the GIL)."""
         with self._lock:
             rgb = np.ascontiguousarray(rgb)
-            faces = self._pool.submit(self.faces, rgb)
+            faces = self._pool.submit(self.faces, rgb, last_faces)
             hands = self.hands_in(rgb)
             return faces.result(), hands
 
     def close(self) -> None:
         with self._lock:
             self._pool.shutdown(wait=True)
-            for g in (self.mesh, self.hands):
+            for g in (self.face_detector, self.mesh, self.hands):
                 if g is not None:
                     g.close()
-            self.mesh = self.hands = None
+            self.face_detector = self.mesh = self.hands = None
 
 
 def _box_of(pts: np.ndarray) -> tuple:
@@ -128,9 +165,18 @@ class Track:
         x0, y0, x1, y1 = self.detection.box
         return float(max(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)), 8.0))
 
-    @property
-    def side(self) -> Optional[str]:
-        return max(self.side_votes, key=self.side_votes.get) if self.side_votes else None
+    side: Optional[str] = None  # the track's handedness: decided by votes, changed only by a clear majority
+
+    def vote(self, side: Optional[str], score: float) -> None:
+        """MediaPipe's handedness flickers frame to frame; a track's label keeps its side unless the other side
+        has collected twice the votes (so a hand whose first frames were misread still gets corrected)."""
+        if not side:
+            return
+        self.side_votes[side] = self.side_votes.get(side, 0.0) + max(score, 0.05)
+        if self.side is None:
+            self.side = side
+        elif side != self.side and self.side_votes[side] > 2 * self.side_votes.get(self.side, 0.0):
+            self.side = side
 
     def predicted(self) -> np.ndarray:
         """Where its landmarks should be in the next frame (carried tracks have been moved frame by frame)."""
@@ -181,15 +227,13 @@ class Tracker:
             move = _centre(d.landmarks) - _centre(t.detection.landmarks)
             t.velocity = 0.5 * t.velocity + 0.5 * move
             t.detection, t.missed, t.hits = d, 0, t.hits + 1
-            if d.handedness:
-                t.side_votes[d.handedness] = t.side_votes.get(d.handedness, 0.0) + max(d.score, 0.05)
+            t.vote(d.handedness, d.score)
             out.append(replace(d, track_id=t.number, handedness=t.side or d.handedness))
         # New instances, left to right, take the next numbers never used in this clip.
         for di in sorted((i for i in range(len(dets)) if i not in used_d), key=lambda i: _centre(dets[i].landmarks)[0]):
             d = dets[di]
             t = Track(self._new_number(kind), kind, d)
-            if d.handedness:
-                t.side_votes[d.handedness] = max(d.score, 0.05)
+            t.vote(d.handedness, d.score)
             self.tracks.append(t)
             out.append(replace(d, track_id=t.number))
         # Missed tracks: carried for a few frames while still in the picture, then dropped.
@@ -206,7 +250,7 @@ class Tracker:
                 if t.hits >= TENTATIVE_HITS:
                     self.retired[kind].add(t.number)
                 continue
-            t.velocity = t.velocity * 0.5  # a lost track slows down rather than flying off
+            t.velocity = t.velocity * 0.8  # a lost track slows down rather than flying off
             t.detection = replace(t.detection, landmarks=pts, box=box)
             out.append(replace(t.detection, score=t.detection.score * 0.9, source="carried", track_id=t.number,
                                handedness=t.side or t.detection.handedness))
@@ -239,12 +283,25 @@ def _match_cost(track: Track, pred: np.ndarray, det: Detection) -> float:
 
 
 def _dedupe(dets: list) -> list:
-    """Tracking mode can report one hand twice (a re-detection beside its own track): keep the stronger."""
+    """Tracking mode can report one hand twice (a re-detection beside its own track): of two detections that
+    overlap or whose centres lie within half a size of each other, keep the stronger."""
     keep = []
     for d in sorted(dets, key=lambda d: -d.score):
-        if all(_iou(d.box, k.box) <= DUPLICATE_IOU for k in keep):
+        if all(not _same_place(d, k) for k in keep):
             keep.append(d)
     return keep
+
+
+def _same_place(a: Detection, b: Detection) -> bool:
+    if _iou(a.box, b.box) > DUPLICATE_IOU:
+        return True
+    size = min(_size(a.box), _size(b.box))
+    return float(np.linalg.norm(_centre(a.landmarks) - _centre(b.landmarks))) < 0.5 * size
+
+
+def _size(box) -> float:
+    x0, y0, x1, y1 = box
+    return float(max(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)), 8.0))
 
 
 # -------------------------------------------------------------------------------------------- the segmenter
@@ -266,17 +323,25 @@ class VideoSegmenter:
 
     def detect(self, rgb: np.ndarray) -> list:
         """The frame's numbered detections (tracked), before any mask."""
-        faces, hands = self.graphs.detect(rgb)
-        dets = [Detection("face", box, score, pts, "face_mesh", "face_mesh") for box, score, pts in faces]
+        last = [(t.detection.box, t.detection.score) for t in self.tracker.tracks if t.kind == "face"]
+        faces, hands = self.graphs.detect(rgb, last)
+        dets = [Detection("face", box, score, pts, kind, "face_detection") for box, score, pts, kind in faces]
         dets += [Detection("hand", box, score, pts, "hand_21", "hands", side)
                  for box, score, pts, side in hands[:self.max_hands]]
         return self.tracker.update(dets, rgb.shape)
 
     def process(self, rgb: np.ndarray, time_s: Optional[float] = None, frame_index: Optional[int] = None,
                 messages: Optional[list] = None) -> Result:
+        """Detect, track and mask one frame (frames must come in order)."""
         t = _Timer()
         detections = self.detect(rgb)
         t.lap("detect")
+        return self.finish(rgb, detections, t, time_s, frame_index, messages)
+
+    def finish(self, rgb, detections, t: Optional[_Timer] = None, time_s=None, frame_index=None,
+               messages=None) -> Result:
+        """The pipeline's stages after detection for one frame's tracked detections."""
+        t = t or _Timer()
         msgs = list(messages or [])
         if self.frames == 0:
             msgs = self.messages + msgs
@@ -339,17 +404,30 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
     seg = VideoSegmenter(backend, min_confidence=min_confidence, max_hands=max_hands, max_faces=max_faces,
                          box_scale=box_scale, refine=refine, draw=draw, carry_frames=carry_frames,
                          **backend_options)
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-detect")
+
+    def detect(rgb):
+        t0 = time.perf_counter()
+        return seg.detect(rgb), (time.perf_counter() - t0) * 1000
+
     try:
-        # One frame of look-ahead: the decoder works on the next frame while this one is segmented, and a file
-        # that breaks off is known before the last Result is handed out (its messages say so).
+        # Pipelined: while frame i goes through masks and drawing here, frame i+1 is read and its faces and hands
+        # are found on the other thread(s). At most two frames are in flight, so memory stays flat. Knowing the
+        # next frame also tells whether a file broke off before the last Result is handed out.
         pending = next(frames, None)
+        job = ahead.submit(detect, _check_frame(pending[2])) if pending is not None else None
         while pending is not None:
-            index, t, rgb = pending
-            rgb = _check_frame(rgb)
+            index, ts, rgb = pending
+            detections, detect_ms = job.result()
             pending = next(frames, None)
+            if pending is not None:
+                job = ahead.submit(detect, _check_frame(pending[2]))
             notes = [reader.warning] if (pending is None and reader is not None and reader.warning) else []
-            yield seg.process(rgb, time_s=t, frame_index=index, messages=notes)
+            timer = _Timer()
+            timer.laps["detect"] = detect_ms
+            yield seg.finish(np.ascontiguousarray(rgb[:, :, :3]), detections, timer, ts, index, notes)
     finally:
+        ahead.shutdown(wait=True)
         seg.close()
 
 
