@@ -71,7 +71,7 @@ def write_clip(frames, path, fps: float = 30.0, audio: bool = False) -> Path:
     with av.open(str(path), "w") as c:
         vs = c.add_stream("libx264" if path.suffix in (".mp4", ".mov", ".mkv") else "mpeg4", rate=int(fps))
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        a_s = c.add_stream("aac", rate=44100) if audio else None
+        a_s = c.add_stream("aac", rate=44100, layout="mono") if audio else None
         for f in frames:
             for p in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
                 c.mux(p)
@@ -81,10 +81,10 @@ def write_clip(frames, path, fps: float = 30.0, audio: bool = False) -> Path:
             seconds = len(frames) / fps
             t = np.arange(int(44100 * seconds)) / 44100
             tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-            a_s.layout = "mono"
             for start in range(0, len(tone), 1024):
                 af = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="fltp", layout="mono")
                 af.sample_rate = 44100
+                af.pts = start
                 for p in a_s.encode(af):
                     c.mux(p)
             for p in a_s.encode():
