@@ -245,7 +245,7 @@ class Tracker:
             pts = t.predicted()
             box = _box_of(pts)
             if t.missed > self.carry_frames or _visible_share(box, w, h) < 0.5 or \
-                    any(_iou(box, o.box) > 0.3 for o in out):
+                    any(_overlap(box, o.box) > 0.5 for o in out):  # something found there now
                 self.tracks.remove(t)
                 if t.hits >= TENTATIVE_HITS:
                     self.retired[kind].add(t.number)
@@ -255,6 +255,14 @@ class Tracker:
             out.append(replace(t.detection, score=t.detection.score * 0.9, source="carried", track_id=t.number,
                                handedness=t.side or t.detection.handedness))
         return out
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box's area (a small box inside a large one: 1)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 0.0
 
 
 def _centre(pts: np.ndarray) -> np.ndarray:

@@ -102,9 +102,10 @@ def _is_done(folder: Path, masks: bool, anonymise) -> bool:
 
 
 def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=None, anonymise_style: str = "blur",
-                  max_seconds=None, progress=None, file_name: str = "", **options) -> dict:
+                  max_seconds=None, progress=None, file_name: str = "", on_frame=None, **options) -> dict:
     """Segment every frame of one video and write its folder. Returns {"path", "out", "ok", "summary" | "error",
-    "frames", "labels"}; an unusable video is reported (one sentence), not raised."""
+    "frames", "labels", "files"}; an unusable video is reported (one sentence), not raised. `on_frame(done,
+    total)` is called after each frame (total: the container's frame count, 0 when it does not say)."""
     from tqdm import tqdm
 
     from .effects import anonymise as hide
@@ -161,6 +162,8 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
                     timing[k] = timing.get(k, 0.0) + v
                 frames += 1
                 bar.update(1)
+                if on_frame is not None:
+                    on_frame(frames, info.frames)
     except VideoLoadError as exc:
         _cleanup(tmp, images_f, anns_f, bar)
         return dict(fail, error=str(exc))
@@ -187,8 +190,10 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     hands = len(labels) - faces
     line = (f"{frames} frames, {faces} face{'s' if faces != 1 else ''} and {hands} hand{'s' if hands != 1 else ''}"
             f" tracked, {summary['mean_ms'].get('total', 0):.0f} ms per frame")
+    files = [str(final / f) for f in ("annotated.mp4", "anonymised.mp4", "coco.json", "result.json")
+             if (final / f).is_file()]
     return {"path": str(path), "out": str(final), "ok": True, "summary": " ".join([line] + messages),
-            "frames": frames, "labels": sorted(labels)}
+            "headline": line, "messages": messages, "frames": frames, "labels": sorted(labels), "files": files}
 
 
 class _Null:
