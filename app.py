@@ -255,7 +255,7 @@ def build_webcam_tab() -> None:
                     "Frames are processed and dropped, never stored.")
         with gr.Row():
             cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy", height=360)
-            live = gr.Image(label="Faces and hands, live", streaming=True, height=360)
+            live = gr.Image(label="Faces and hands, live", streaming=True, height=360, format="jpeg")
         session = gr.State(None, time_to_live=WEBCAM_SECONDS + 60, delete_callback=_close_session)
         cam.stream(webcam_frame, [cam, session], [live, session], stream_every=0.08, time_limit=WEBCAM_SECONDS,
                    concurrency_limit=4, api_name="webcam", show_progress="hidden")
