@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -135,83 +136,90 @@ def rss_rows(frames: list) -> list:
 
 # ------------------------------------------------------------------------------------------------- webcam
 
-def webcam_round_trip(frames: list, seconds: float = 15.0) -> dict:
-    """Frames per second through the served app's webcam stream, closed loop, as the browser sends them."""
-    import cv2
-    import httpx
+def webcam_round_trip(frames: list, seconds: float = 15.0, url: str | None = None) -> dict:
+    """Frames per second through the served app's webcam stream, closed loop, as the browser sends them.
+    Starts `python app.py` unless `url` names a running one."""
+    from contextlib import nullcontext
 
     from tests.live_server import serve_app
+
+    with (nullcontext((url, None, None)) if url else serve_app()) as (served, _proc, _log):
+        return _drive_webcam(served, frames, seconds)
+
+
+def _drive_webcam(url: str, frames: list, seconds: float) -> dict:
+    import cv2
+    import httpx
 
     def data_url(rgb) -> str:
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
         return "data:image/jpeg;base64," + base64.b64encode(jpg.tobytes()).decode()
 
-    with serve_app() as (url, _proc, _log):
-        api = url + "gradio_api"
-        config = httpx.get(url + "config", timeout=30).json()
-        fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "webcam")
-        dep = config["dependencies"][fn_index]
-        trigger = dep["targets"][0][0]
-        session = "bench" + str(os.getpid())
-        answers: list = []
-        got = threading.Event()
-        errors: list = []
+    api = url + "gradio_api"
+    config = httpx.get(url + "config", timeout=30).json()
+    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "webcam")
+    dep = config["dependencies"][fn_index]
+    trigger = dep["targets"][0][0]
+    session = "bench-" + uuid.uuid4().hex[:12]
+    answers: list = []
+    got = threading.Event()
+    errors: list = []
 
-        fetcher = httpx.Client(timeout=30)
+    fetcher = httpx.Client(timeout=30)
 
-        def listen():
-            try:
-                _listen()
-            except httpx.HTTPError:  # the server going away at the end
-                pass
+    def listen():
+        try:
+            _listen()
+        except httpx.HTTPError:  # the server going away at the end
+            pass
 
-        def _listen():
-            with httpx.stream("GET", f"{api}/queue/data", params={"session_hash": session}, timeout=None) as r:
-                for line in r.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    msg = json.loads(line[5:])
-                    kind = msg.get("msg")
-                    if os.environ.get("BENCH_VIDEO_DEBUG"):
-                        print(str(msg)[:300], file=sys.stderr)
-                    if kind in ("process_streaming", "process_generating", "process_completed"):
-                        if not msg.get("success", True):
-                            errors.append(msg)
-                        out = ((msg.get("output") or {}).get("data") or [None])[0]
-                        if isinstance(out, dict) and out.get("url") and not out["url"].startswith("data:"):
-                            fetcher.get(out["url"]).raise_for_status()  # the browser then loads the image
-                        answers.append(time.perf_counter())
-                        got.set()
-                    if kind == "close_stream" or (kind == "process_completed" and answers and len(answers) > 1):
-                        return
+    def _listen():
+        with httpx.stream("GET", f"{api}/queue/data", params={"session_hash": session}, timeout=None) as r:
+            for line in r.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                kind = msg.get("msg")
+                if os.environ.get("BENCH_VIDEO_DEBUG"):
+                    print(str(msg)[:300], file=sys.stderr)
+                if kind in ("process_streaming", "process_generating", "process_completed"):
+                    if not msg.get("success", True):
+                        errors.append(msg)
+                    out = ((msg.get("output") or {}).get("data") or [None])[0]
+                    if isinstance(out, dict) and out.get("url") and not out["url"].startswith("data:"):
+                        fetcher.get(out["url"]).raise_for_status()  # the browser then loads the image
+                    answers.append(time.perf_counter())
+                    got.set()
+                if kind == "close_stream" or (kind == "process_completed" and answers and len(answers) > 1):
+                    return
 
-        def body(rgb):
-            return {"data": [{"url": data_url(rgb), "meta": {"_type": "gradio.FileData"}}, None],
-                    "fn_index": fn_index, "session_hash": session, "trigger_id": trigger, "event_data": None}
+    def body(rgb):
+        return {"data": [{"url": data_url(rgb), "meta": {"_type": "gradio.FileData"}}, None],
+                "fn_index": fn_index, "session_hash": session, "trigger_id": trigger, "event_data": None}
 
-        client = httpx.Client(timeout=60)
-        frames = [np.ascontiguousarray(f) for f in frames]
-        joined = client.post(f"{api}/queue/join", json=body(frames[0])).json()
-        event_id = joined["event_id"]
-        listener = threading.Thread(target=listen, daemon=True)  # the SSE stream opens after joining, as in browsers
-        listener.start()
-        got.wait(60)
+    client = httpx.Client(timeout=60)
+    frames = [np.ascontiguousarray(f) for f in frames]
+    joined = client.post(f"{api}/queue/join", json=body(frames[0])).json()
+    event_id = joined["event_id"]
+    listener = threading.Thread(target=listen, daemon=True)  # the SSE stream opens after joining, as in browsers
+    listener.start()
+    got.wait(60)
+    got.clear()
+    sent, t0, latencies = 1, time.perf_counter(), []
+    while time.perf_counter() - t0 < seconds:
+        rgb = frames[sent % len(frames)]
+        ts = time.perf_counter()
+        client.post(f"{api}/stream/{event_id}", json=body(rgb))
+        if not got.wait(10):
+            break
         got.clear()
-        sent, t0, latencies = 1, time.perf_counter(), []
-        while time.perf_counter() - t0 < seconds:
-            rgb = frames[sent % len(frames)]
-            ts = time.perf_counter()
-            client.post(f"{api}/stream/{event_id}", json=body(rgb))
-            if not got.wait(10):
-                break
-            got.clear()
-            latencies.append((answers[-1] - ts) * 1000)
-            sent += 1
-        elapsed = time.perf_counter() - t0
-        client.post(f"{api}/stream/{event_id}/close")
-        client.close()
+        latencies.append((answers[-1] - ts) * 1000)
+        sent += 1
+    elapsed = time.perf_counter() - t0
+    client.post(f"{api}/stream/{event_id}/close")
+    client.close()
     return {"frames": len(latencies), "fps": len(latencies) / elapsed if elapsed else 0.0,
-            "median_ms": float(np.median(latencies)) if latencies else float("nan"), "errors": len(errors)}
+        "median_ms": float(np.median(latencies)) if latencies else float("nan"), "errors": len(errors)}
 
 
 def main(argv=None):
