@@ -34,6 +34,7 @@ MAX_MATCH_COST = 1.0  # centre distance / instance size above which a detection 
 MISSED_GATE = 0.5  # ... grown by this much per frame the track has been missed (it may have moved further)
 SIDE_PENALTY = 0.35  # added to a hand's matching cost when its handedness disagrees with the track's
 TENTATIVE_HITS = 3  # a track seen fewer times than this that is lost gives its number back (a one-off false hit)
+FACE_DETECT_EVERY = 5  # BlazeFace looks for new faces at least this often (frames) while faces are tracked
 MESH_SIDE = 256  # face crops are resized to this for FaceMesh (its landmark model looks at 192 px)
 DUPLICATE_IOU = 0.5  # two detections of one kind overlapping more than this in one frame are one instance
 
@@ -62,12 +63,30 @@ class VideoGraphs:
             min_detection_confidence=conf, min_tracking_confidence=0.5) if max_hands > 0 else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-faces")
         self._lock = threading.Lock()
+        self._since_detector = FACE_DETECT_EVERY
 
     def faces(self, rgb: np.ndarray, last_seen=()) -> list:
         """[(box, score, points, landmark kind)]: BlazeFace's faces with their mesh (or keypoints when FaceMesh
-        does not confirm one), plus faces re-found by FaceMesh where a track was (`last_seen`: [(box, score)])."""
+        does not confirm one), plus faces re-found by FaceMesh where a track was (`last_seen`: [(box, score,
+        meshed last frame)]).
+
+        Like MediaPipe's own tracking mode, the detector is skipped while every tracked face is followed by its
+        mesh: BlazeFace runs on every `FACE_DETECT_EVERY`-th frame (to find newcomers), when there is no face, or
+        when a face was not meshed in the last frame or is lost in this one."""
         if self.face_detector is None:
             return []
+        self._since_detector += 1
+        if last_seen and self._since_detector < FACE_DETECT_EVERY and all(fresh for _, _, fresh in last_seen):
+            out = []
+            for box, score, _ in last_seen[:self.max_faces]:
+                mesh = self._mesh_on_crop(rgb, box)
+                if mesh is None:
+                    break
+                out.append((_box_of(mesh), score, mesh, "face_mesh"))
+            else:
+                return out
+        self._since_detector = 0
+        last_seen = [(box, score) for box, score, _ in last_seen]
         h, w = rgb.shape[:2]
         found = []
         for det in self.face_detector.process(rgb).detections or []:
@@ -331,7 +350,8 @@ class VideoSegmenter:
 
     def detect(self, rgb: np.ndarray) -> list:
         """The frame's numbered detections (tracked), before any mask."""
-        last = [(t.detection.box, t.detection.score) for t in self.tracker.tracks if t.kind == "face"]
+        last = [(t.detection.box, t.detection.score, t.missed == 0 and t.detection.landmark_kind == "face_mesh")
+                for t in self.tracker.tracks if t.kind == "face"]
         faces, hands = self.graphs.detect(rgb, last)
         dets = [Detection("face", box, score, pts, kind, "face_detection") for box, score, pts, kind in faces]
         dets += [Detection("hand", box, score, pts, "hand_21", "hands", side)
