@@ -34,6 +34,7 @@ MAX_MATCH_COST = 1.0  # centre distance / instance size above which a detection 
 MISSED_GATE = 0.5  # ... grown by this much per frame the track has been missed (it may have moved further)
 SIDE_PENALTY = 0.35  # added to a hand's matching cost when its handedness disagrees with the track's
 TENTATIVE_HITS = 3  # a track seen fewer times than this that is lost gives its number back (a one-off false hit)
+CUT_DIFFERENCE = 40.0  # mean grey-level change (0..255) of 32x18 thumbnails between frames that counts as a cut
 FACE_DETECT_EVERY = 5  # BlazeFace looks for new faces at least this often (frames) while faces are tracked
 MESH_SIDE = 256  # face crops are resized to this for FaceMesh (its landmark model looks at 192 px)
 DUPLICATE_IOU = 0.5  # two detections of one kind overlapping more than this in one frame are one instance
@@ -211,6 +212,12 @@ class Tracker:
         self.tracks: list = []
         self.retired = {"face": set(), "hand": set()}  # numbers of tracks that ended: never given again
 
+    def cut(self) -> None:
+        """A scene cut: every track ends (its number is not given again); nothing is carried into the new scene."""
+        for t in self.tracks:
+            self.retired[t.kind].add(t.number)
+        self.tracks = []
+
     def _new_number(self, kind: str) -> int:
         """The lowest number neither in use nor retired (a tentative track that died gave its number back)."""
         taken = self.retired[kind] | {t.number for t in self.tracks if t.kind == kind}
@@ -347,16 +354,28 @@ class VideoSegmenter:
         self.graphs = VideoGraphs(max_faces, max_hands, min_confidence, hand_complexity, selfie)
         self.tracker = Tracker(carry_frames)
         self.frames = 0
+        self._thumb = None
 
     def detect(self, rgb: np.ndarray) -> list:
         """The frame's numbered detections (tracked), before any mask."""
         last = [(t.detection.box, t.detection.score, t.missed == 0 and t.detection.landmark_kind == "face_mesh")
                 for t in self.tracker.tracks if t.kind == "face"]
+        if self._scene_cut(rgb):
+            self.tracker.cut()
+            last = []
         faces, hands = self.graphs.detect(rgb, last)
         dets = [Detection("face", box, score, pts, kind, "face_detection") for box, score, pts, kind in faces]
         dets += [Detection("hand", box, score, pts, "hand_21", "hands", side)
                  for box, score, pts, side in hands[:self.max_hands]]
         return self.tracker.update(dets, rgb.shape)
+
+    def _scene_cut(self, rgb: np.ndarray) -> bool:
+        """True when this frame looks nothing like the last one (a cut in an edited clip): the mean difference of
+        32x18 grey thumbnails is above CUT_DIFFERENCE. A pan or a moving hand stays far below it."""
+        thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
+        thumb = thumb.astype(np.int16)
+        prev, self._thumb = self._thumb, thumb
+        return prev is not None and float(np.abs(thumb - prev).mean()) > CUT_DIFFERENCE
 
     def process(self, rgb: np.ndarray, time_s: Optional[float] = None, frame_index: Optional[int] = None,
                 messages: Optional[list] = None) -> Result:

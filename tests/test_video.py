@@ -264,3 +264,14 @@ def test_limits(tmp_path, pan_clip):
     big = write_clip([np.zeros((1200, 2560, 3), np.uint8)] * 2, tmp_path / "wide.mp4")
     frames = list(VideoReader(big))
     assert len(frames) == 2 and frames[0][2].shape == (750, 1600, 3)[:0] + (900, 1920, 3)
+
+
+def test_a_scene_cut_ends_every_track(card_photo):
+    """Two shots cut together: nothing of the first is carried into the second, and its numbers are not reused."""
+    other = load_rgb(data_path("egohands/images/01.jpg"))
+    frames = list(pan_frames(card_photo, 8)) + list(pan_frames(other, 8))
+    results = [[(i.label, i.source) for i in r.instances] for r in segment_video(frames, draw=False)]
+    first, second = {lab for lab, _ in results[7]}, {lab for lab, _ in results[8]}
+    assert first == {"face-1", "hand-1 (right)", "hand-2 (left)"}
+    assert not first & second and all(src != "carried" for _, src in results[8])
+    assert "face-2" in second
