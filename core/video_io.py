@@ -33,18 +33,25 @@ class VideoLoadError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    width: int  # as decoded (before any downscale)
+    width: int  # as displayed (after the rotation a phone recorded), before any downscale
     height: int
     fps: float
     frames: int  # declared frame count (0 when the container does not say)
     duration_s: float  # declared duration (0.0 when unknown)
     has_audio: bool
     codec: str
+    rotation: int = 0  # degrees counterclockwise the stored frames are turned for display (0, 90, 180, 270)
 
     @property
     def out_size(self) -> tuple:
         """(width, height) of the frames we yield: downscaled to WORK_SIDE, even for H.264's 4:2:0."""
         return out_size(self.width, self.height)
+
+    @property
+    def stored_size(self) -> tuple:
+        """(width, height) to scale the stored (unrotated) frames to, so that turned they are `out_size`."""
+        w, h = self.out_size
+        return (h, w) if self.rotation in (90, 270) else (w, h)
 
 
 def out_size(width: int, height: int) -> tuple:
@@ -104,8 +111,30 @@ def _check(c, name: str, max_seconds) -> VideoInfo:
         duration = c.duration / 1_000_000
     if max_seconds and duration > max_seconds + 0.5:
         raise VideoLoadError(f"{name} is {duration:.0f} s long; up to {max_seconds:.0f} s are accepted here.")
+    rotation = _first_frame_rotation(c, s, name)
+    if rotation in (90, 270):
+        w, h = h, w
     return VideoInfo(int(w), int(h), fps or 25.0, int(s.frames or 0), duration, bool(c.streams.audio),
-                     s.codec_context.name)
+                     s.codec_context.name, rotation)
+
+
+def _first_frame_rotation(c, stream, name: str) -> int:
+    """Decode the first frame (a file with none is refused here) and read the rotation a phone recorded."""
+    try:
+        frame = next(c.decode(stream), None)
+    except Exception:
+        raise VideoLoadError(f"{name} could not be decoded (damaged or truncated file).") from None
+    if frame is None:
+        raise VideoLoadError(f"{name} has no video frames.")
+    return _rotation(frame)
+
+
+def _rotation(frame) -> int:
+    """FFmpeg's display matrix angle: the frame is shown turned this many degrees counterclockwise."""
+    try:
+        return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4 * 90
+    except (TypeError, ValueError):
+        return 0
 
 
 class VideoReader:
@@ -124,7 +153,8 @@ class VideoReader:
 
     def __iter__(self):
         av = _av()
-        ow, oh = self.info.out_size
+        sw, sh = self.info.stored_size
+        turns = self.info.rotation // 90
         with _open(self.path, self.name) as c:
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"  # FFmpeg's frame threads: decoding overlaps our work on the other core
@@ -150,9 +180,11 @@ class VideoReader:
                 if self.max_seconds and t > self.max_seconds:
                     self.warning = f"{self.name} was cut at {self.max_seconds:.0f} s."
                     break
-                if (frame.width, frame.height) != (ow, oh):
-                    frame = frame.reformat(width=ow, height=oh, format="rgb24", interpolation="AREA")
+                if (frame.width, frame.height) != (sw, sh):
+                    frame = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA")
                 rgb = frame.to_ndarray(format="rgb24")
+                if turns:  # as the phone meant it to be seen
+                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                 self.frames_read += 1
                 yield self.frames_read - 1, round(t, 6), rgb
         if self.frames_read == 0 and not self.warning:

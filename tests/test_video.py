@@ -275,3 +275,26 @@ def test_a_scene_cut_ends_every_track(card_photo):
     assert first == {"face-1", "hand-1 (right)", "hand-2 (left)"}
     assert not first & second and all(src != "carried" for _, src in results[8])
     assert "face-2" in second
+
+
+def test_phone_rotation_is_applied(tmp_path, card_photo):
+    """A clip stored landscape with a display rotation (as phones record portrait video) is read upright."""
+    upright = next(pan_frames(card_photo, 1, size=(360, 640)))  # portrait, as the phone shows it
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 640, 360, "yuv420p"
+        s.set_display_rotation(90)  # stored turned 90 degrees clockwise; shown turned back counterclockwise
+        for _ in range(3):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(upright, -1)),
+                                                         format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (360, 640, 90)
+    frame = next(iter(VideoReader(path)))[2]
+    assert frame.shape == (640, 360, 3)
+    assert np.abs(frame.astype(int) - upright).mean() < 8
+    labels = [i.label for i in next(iter(segment_video(path))).instances]
+    assert labels and labels == [i.label for i in next(iter(segment_video([upright]))).instances]
