@@ -201,8 +201,8 @@ def build_video_tab() -> None:
                 annotated = gr.Video(label="Faces and hands, tracked", height=360)
                 anonymised = gr.Video(label="Anonymised", height=240)
                 status = gr.Markdown("Upload a clip or pick the example. Offline backend (landmark masks).")
-                downloads = gr.File(label="Downloads: annotated MP4, anonymised MP4, COCO JSON (per frame), result JSON",
-                                    file_count="multiple")
+                downloads = gr.File(label="Downloads: annotated MP4, anonymised MP4, COCO JSON (per frame), "
+                                    "result JSON", file_count="multiple")
         outputs = [annotated, anonymised, status, downloads]
         run.click(run_video, [video, anonymise, min_conf, max_hands], outputs, api_name="segment_video")
         if VIDEO_EXAMPLES:

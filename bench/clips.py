@@ -118,7 +118,8 @@ def stability(per_frame: list, leap: float = 0.75, shift: float = 0.0, min_leap:
 
     `same_set`: share of frames whose label set is the clip's most common one. `jumps`: times a label's mask
     centre moved more than `leap` times the instance's size between consecutive frames (the label went to
-    another instance; at least `min_leap` pixels, as tiny masks wobble), after taking out the camera's own motion (`shift` pixels to the left per frame).
+    another instance; at least `min_leap` pixels, as tiny masks wobble), after taking out the camera's own motion
+    (`shift` pixels to the left per frame).
     `labels`: every label seen."""
     from collections import Counter
 

@@ -117,7 +117,8 @@ def rss_run(path: str) -> None:
     out = tempfile.mkdtemp()
     res = process_video(path, os.path.join(out, "clip"), progress=False)
     assert res["ok"], res
-    print(json.dumps({"frames": res["frames"], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"frames": res["frames"], "peak_rss_mb": peak}))
 
 
 def rss_rows(frames: list) -> list:
@@ -248,7 +249,8 @@ def main(argv=None):
                 stab[name] = segment_stability(st, parts)
     print(f"\n{len(frames)} frames, 640x360 (pan + zoom over a face with two hands, then an egocentric frame); "
           f"best of {args.rounds}, {os.cpu_count()} cores\n")
-    print("| path | ms/frame | frames/s | x raw detection | x raw + landmarks | same label set (worst part) | label jumps |")
+    print("| path | ms/frame | frames/s | x raw detection | x raw + landmarks | same label set (worst part) "
+          "| label jumps |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     names = {"raw": "raw MediaPipe: BlazeFace + Hands (video mode)",
              "raw_mesh": "raw + FaceMesh on face crops", "video": "**segment_video** (offline)",
@@ -269,7 +271,8 @@ def main(argv=None):
         cam_frames = [f for f in pan_frames(load_rgb(EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg"),
                                             30, size=(640, 480))]
         w = webcam_round_trip(cam_frames)
-        print("\n| webcam through Gradio (127.0.0.1, 640x480 JPEG, closed loop) | frames | frames/s | median ms | errors |")
+        print("\n| webcam through Gradio (127.0.0.1, 640x480 JPEG, closed loop) | frames | frames/s | median ms "
+              "| errors |")
         print("| --- | ---: | ---: | ---: | ---: |")
         print(f"| stream event `/webcam` | {w['frames']} | {w['fps']:.1f} | {w['median_ms']:.0f} | {w['errors']} |")
 

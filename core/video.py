@@ -12,12 +12,11 @@ number never used in this clip. The numbered detections then go through the phot
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Optional
+from typing import Iterator, Optional
 
 import cv2
 import numpy as np
@@ -25,8 +24,6 @@ import numpy as np
 from .detect.geometry import box_crop
 from .pipeline import _Timer, finish
 from .types import Detection, Result
-
-log = logging.getLogger(__name__)
 
 OFFLINE = "landmarks"
 CARRY_FRAMES = 4  # a track missed for up to this many frames is drawn on its carried landmarks
