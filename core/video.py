@@ -1,14 +1,17 @@
 """Video: frames in, one `Result` per frame out, with labels kept stable by tracking.
 
-MediaPipe's FaceMesh and Hands run in their video (tracking) mode, on graphs created for one video and closed at
-its end (never the photo graphs of `core.detect.graphs`, never shared with another request). Tracking mode
-reuses the previous frame's landmarks instead of detecting from scratch, which is both faster and steadier.
+The MediaPipe graphs are created for one video and closed at its end (never the photo graphs of
+`core.detect.graphs`, never shared with another request or webcam visitor). Hands run in MediaPipe's video
+(tracking) mode, which follows each hand from the previous frame's landmarks. Faces are followed the same way by
+hand: FaceMesh on the crop where each face was last frame, with BlazeFace (full range, so small faces too) looking
+for new faces every few frames and whenever a face is lost.
 
 A small tracker gives every face and hand a number for as long as it is seen: detections are matched to tracks by
-landmark distance (and handedness for hands), a track missed for a few frames is carried on its last landmarks
-(moved by its recent velocity) so one missed frame does not renumber anyone, and a new face or hand gets the next
-number never used in this clip. The numbered detections then go through the photo pipeline's own later stages
-(`pipeline.finish`: prompts, backend, selection, labels, drawing), which keep each detection's number in its label.
+distance to where the track was heading (and handedness for hands), a track missed for a few frames is carried on
+its last landmarks (moved by its recent velocity) so one missed frame does not renumber anyone, a new face or hand
+gets the next unused number, and a scene cut ends every track. The numbered detections then go through the photo
+pipeline's own later stages (`pipeline.finish`: prompts, backend, selection, labels, drawing), which keep each
+detection's number in its label. Detection of frame i+1 runs on another thread while frame i is masked and drawn.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from .detect.geometry import box_crop
+from .detect.geometry import box_crop, box_iou as _iou, box_of as _box_of
 from .pipeline import _Timer, finish
 from .types import Detection, Result
 
@@ -153,18 +156,6 @@ class VideoGraphs:
             self.face_detector = self.mesh = self.hands = None
 
 
-def _box_of(pts: np.ndarray) -> tuple:
-    return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 # ------------------------------------------------------------------------------------------------- tracking
 
 @dataclass
@@ -176,13 +167,11 @@ class Track:
     hits: int = 1
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     side_votes: dict = field(default_factory=dict)
+    side: Optional[str] = None  # the track's handedness: decided by votes, changed only by a clear majority
 
     @property
     def size(self) -> float:
-        x0, y0, x1, y1 = self.detection.box
-        return float(max(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)), 8.0))
-
-    side: Optional[str] = None  # the track's handedness: decided by votes, changed only by a clear majority
+        return _size(self.detection.box)
 
     def vote(self, side: Optional[str], score: float) -> None:
         """MediaPipe's handedness flickers frame to frame; a track's label keeps its side unless the other side
@@ -252,7 +241,7 @@ class Tracker:
             t.detection, t.missed, t.hits = d, 0, t.hits + 1
             t.vote(d.handedness, d.score)
             out.append(replace(d, track_id=t.number, handedness=t.side or d.handedness))
-        # New instances, left to right, take the next numbers never used in this clip.
+        # New instances, left to right, take the lowest numbers not in use (nor used by a track that ended).
         for di in sorted((i for i in range(len(dets)) if i not in used_d), key=lambda i: _centre(dets[i].landmarks)[0]):
             d = dets[di]
             t = Track(self._new_number(kind), kind, d)
@@ -304,8 +293,7 @@ def _match_cost(track: Track, pred: np.ndarray, det: Detection) -> float:
     """Distance between the track's predicted centre and the detection's, over the larger of their sizes (a hand
     changes shape quickly as fingers move, its centre does not), plus a small share of the change in size."""
     dist = float(np.linalg.norm(_centre(pred) - _centre(det.landmarks)))
-    x0, y0, x1, y1 = det.box
-    det_size = float(max(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)), 8.0))
+    det_size = _size(det.box)
     size = max(track.size, det_size)
     cost = dist / size + 0.25 * abs(np.log(det_size / track.size))
     if track.kind == "hand" and det.handedness and track.side and det.handedness != track.side and track.hits >= 3:
