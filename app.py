@@ -204,7 +204,9 @@ def build_video_tab() -> None:
                 downloads = gr.File(label="Downloads: annotated MP4, anonymised MP4, COCO JSON (per frame), "
                                     "result JSON", file_count="multiple")
         outputs = [annotated, anonymised, status, downloads]
-        run.click(run_video, [video, anonymise, min_conf, max_hands], outputs, api_name="segment_video")
+        # One clip at a time (each uses both cores); photos keep their own two workers.
+        run.click(run_video, [video, anonymise, min_conf, max_hands], outputs, api_name="segment_video",
+                  concurrency_limit=1, concurrency_id="video")
         if VIDEO_EXAMPLES:
             gr.Examples(VIDEO_EXAMPLES, inputs=[video], label="Example (CC BY 4.0, Intel sample videos)")
 
@@ -257,8 +259,9 @@ def build_webcam_tab() -> None:
             cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy", height=360)
             live = gr.Image(label="Faces and hands, live", streaming=True, height=360, format="jpeg")
         session = gr.State(None, time_to_live=WEBCAM_SECONDS + 60, delete_callback=_close_session)
+        # A stream holds its worker for the whole stream: at most 4 visitors at once, the next ones wait.
         cam.stream(webcam_frame, [cam, session], [live, session], stream_every=0.08, time_limit=WEBCAM_SECONDS,
-                   concurrency_limit=4, api_name="webcam", show_progress="hidden")
+                   concurrency_limit=4, concurrency_id="webcam", api_name="webcam", show_progress="hidden")
 
 
 demo = build_demo()
