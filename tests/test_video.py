@@ -298,3 +298,42 @@ def test_phone_rotation_is_applied(tmp_path, card_photo):
     assert np.abs(frame.astype(int) - upright).mean() < 8
     labels = [i.label for i in next(iter(segment_video(path))).instances]
     assert labels and labels == [i.label for i in next(iter(segment_video([upright]))).instances]
+
+
+@pytest.mark.parametrize("name,codec,audio", [("clip.webm", "libvpx", "libopus"), ("clip.avi", "mpeg4", "pcm_s16le"),
+                                              ("clip.mov", "mjpeg", None), ("clip.gif", "gif", None)])
+def test_other_containers_are_read_and_their_audio_kept(tmp_path, card_photo, name, codec, audio):
+    """webm (VP8 + Opus), avi (MPEG-4 + PCM, which an MP4 cannot carry: re-encoded to AAC), mov, animated GIF."""
+    frames = list(pan_frames(card_photo, 6, size=(320, 180)))
+    path = tmp_path / name
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=10)
+        s.width, s.height = 320, 180
+        s.pix_fmt = {"gif": "rgb8", "mjpeg": "yuvj420p"}.get(codec, "yuv420p")
+        a = c.add_stream(audio, rate=48000, layout="mono") if audio else None
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+        if a is not None:
+            fmt = a.codec_context.format.name  # flt (Opus), s16 (PCM)
+            for k in range(0, 48000 * 6 // 10, 960):
+                af = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32 if fmt == "flt" else np.int16),
+                                                format=fmt, layout="mono")
+                af.sample_rate, af.pts = 48000, k
+                for p in a.encode(af):
+                    c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+    results = list(segment_video(path, draw=False))
+    assert [r.frame_index for r in results] == list(range(6))
+    assert results[-1].time_s == pytest.approx(0.5, abs=0.02)
+    if audio:
+        from core.video_io import VideoWriter
+
+        with VideoWriter(tmp_path / "out.mp4", 320, 180, 10, audio_from=path) as w:
+            for r in results:
+                w.write(r.image)
+        with av.open(str(tmp_path / "out.mp4")) as c:
+            assert c.streams.audio and c.streams.audio[0].codec_context.name in ("aac", "opus")
