@@ -337,3 +337,22 @@ def test_other_containers_are_read_and_their_audio_kept(tmp_path, card_photo, na
                 w.write(r.image)
         with av.open(str(tmp_path / "out.mp4")) as c:
             assert c.streams.audio and c.streams.audio[0].codec_context.name in ("aac", "opus")
+
+
+def test_local_sam2_backend_runs_per_frame_with_tracked_labels(card_photo, monkeypatch):
+    """`backend="sam2"` goes through the same per-frame stages (random tiny test model: plumbing, not quality)."""
+    pytest.importorskip("torch", reason="optional SAM2 install absent (pip install -r requirements-sam2.txt)")
+    pytest.importorskip("transformers", reason="optional SAM2 install absent")
+    from core.backends import sam2
+
+    from .test_sam2 import KEY, random_tiny_sam2
+
+    sam2.install(KEY, random_tiny_sam2(), device="cpu")
+    monkeypatch.setenv("SAM2_MODEL", KEY)
+    try:
+        results = list(segment_video(list(pan_frames(card_photo, 30))[:3], backend="sam2", draw=False))
+    finally:
+        sam2.uninstall(KEY)
+    assert [r.backend for r in results] == ["sam2"] * 3
+    assert all(sorted(i.label for i in r.instances) == ["face-1", "hand-1 (right)", "hand-2 (left)"]
+               for r in results)
