@@ -135,6 +135,7 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     try:
         with VideoWriter(tmp / "annotated.mp4", w, h, info.fps, audio_from=audio) as annotated_out, \
                 _maybe_writer(anonymise, tmp / "anonymised.mp4", w, h, info.fps, audio) as anon_out:
+            writers = [x for x in (annotated_out, anon_out) if x is not None]
             for result in segment_video(path, max_seconds=max_seconds, **options):
                 i = result.frame_index
                 annotated_out.write(result.annotated if result.annotated is not None else result.image)
@@ -170,12 +171,18 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     except Exception as exc:  # this video's problem; a batch goes on
         _cleanup(tmp, images_f, anns_f, bar)
         return dict(fail, error=f"processing failed ({type(exc).__name__}: {exc})")
+    except BaseException:  # Ctrl-C: leave no half-written folder behind, then stop
+        _cleanup(tmp, images_f, anns_f, bar)
+        raise
+    for writer in writers:
+        if writer.audio_error and writer.audio_error not in messages:
+            messages.append(writer.audio_error)
     images_f.close()
     anns_f.close()
     bar.close()
     _write_coco(tmp, name)
     summary = {"source": str(path), "frames": frames, "fps": round(info.fps, 3), "width": w, "height": h,
-               "audio": bool(audio), "labels": labels, "messages": messages,
+               "audio": bool(audio) and all(x.audio_copied for x in writers), "labels": labels, "messages": messages,
                "mean_ms": {k: round(v / max(frames, 1), 2) for k, v in timing.items()}}
     final.mkdir(parents=True, exist_ok=True)
     (final / "result.json").unlink(missing_ok=True)

@@ -213,6 +213,8 @@ class VideoWriter:
         self._s.options = {"crf": str(crf), "preset": preset, "movflags": "+faststart"}
         self._s.codec_context.thread_count = 2
         self.frames = 0
+        self.audio_copied = False
+        self.audio_error = ""  # one sentence when the source's audio could not be kept
 
     def write(self, rgb: np.ndarray) -> None:
         av = _av()
@@ -233,14 +235,15 @@ class VideoWriter:
         self._c = None
         if self.audio_from:
             try:
-                copied = mux_audio(self._tmp, self.audio_from, self.path)
+                self.audio_copied = mux_audio(self._tmp, self.audio_from, self.path)
+            except Exception as exc:  # the pictures matter more than the sound: keep the video, say why
+                self.audio_error = f"the audio track could not be copied ({type(exc).__name__}); the video has none."
             finally:
                 if self._tmp != self.path and self._tmp.exists():
-                    if not self.path.exists():
+                    if not self.path.exists() or not self.audio_copied:
                         os.replace(self._tmp, self.path)
                     else:
                         self._tmp.unlink()
-            self.audio_copied = copied
         return self.path
 
     def __enter__(self):

@@ -356,3 +356,18 @@ def test_local_sam2_backend_runs_per_frame_with_tracked_labels(card_photo, monke
     assert [r.backend for r in results] == ["sam2"] * 3
     assert all(sorted(i.label for i in r.instances) == ["face-1", "hand-1 (right)", "hand-2 (left)"]
                for r in results)
+
+
+def test_audio_that_cannot_be_copied_leaves_the_video_and_a_sentence(pan_clip, tmp_path, monkeypatch):
+    from core import video_io
+    from core.video_batch import process_video
+
+    def broken(*_a, **_k):
+        raise ValueError("unsupported audio")
+
+    monkeypatch.setattr(video_io, "mux_audio", broken)
+    res = process_video(str(pan_clip), str(tmp_path / "pan"), max_faces=1, max_hands=2)
+    assert res["ok"] and "audio track could not be copied" in res["summary"]
+    with av.open(str(tmp_path / "pan" / "annotated.mp4")) as c:
+        assert not c.streams.audio and c.streams.video[0].frames in (0, 30)
+    assert json.loads((tmp_path / "pan" / "result.json").read_text())["audio"] is False
