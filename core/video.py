@@ -34,6 +34,8 @@ MAX_MATCH_COST = 1.0  # centre distance / instance size above which a detection 
 MISSED_GATE = 0.5  # ... grown by this much per frame the track has been missed (it may have moved further)
 SIDE_PENALTY = 0.35  # added to a hand's matching cost when its handedness disagrees with the track's
 TENTATIVE_HITS = 3  # a track seen fewer times than this that is lost gives its number back (a one-off false hit)
+REVIVE_FRAMES = 30  # a track lost for up to this many frames takes its number back if it reappears where it was
+REVIVE_COST = 1.5  # ... within this many instance sizes of where it was last seen (same side for hands)
 CUT_DIFFERENCE = 40.0  # mean grey-level change (0..255) of 32x18 thumbnails between frames that counts as a cut
 FACE_DETECT_EVERY = 5  # BlazeFace looks for new faces at least this often (frames) while faces are tracked
 MESH_SIDE = 256  # face crops are resized to this for FaceMesh (its landmark model looks at 192 px)
@@ -197,12 +199,13 @@ class Tracker:
         self.carry_frames = int(carry_frames)
         self.tracks: list = []
         self.retired = {"face": set(), "hand": set()}  # numbers of tracks that ended: never given again
+        self.lost: list = []  # tracks that ended recently, (track, frames since), which may reappear
 
     def cut(self) -> None:
         """A scene cut: every track ends (its number is not given again); nothing is carried into the new scene."""
         for t in self.tracks:
             self.retired[t.kind].add(t.number)
-        self.tracks = []
+        self.tracks, self.lost = [], []
 
     def _new_number(self, kind: str) -> int:
         """The lowest number neither in use nor retired (a tentative track that died gave its number back)."""
@@ -213,6 +216,7 @@ class Tracker:
         return n
 
     def update(self, detections: list, shape) -> list:
+        self.lost = [(t, n + 1) for t, n in self.lost if n < REVIVE_FRAMES]
         out = []
         for kind in ("face", "hand"):
             out += self._update_kind(kind, [d for d in detections if d.kind == kind], shape)
@@ -244,10 +248,12 @@ class Tracker:
         # New instances, left to right, take the lowest numbers not in use (nor used by a track that ended).
         for di in sorted((i for i in range(len(dets)) if i not in used_d), key=lambda i: _centre(dets[i].landmarks)[0]):
             d = dets[di]
-            t = Track(self._new_number(kind), kind, d)
+            t = self._revive(kind, d)
+            if t is None:
+                t = Track(self._new_number(kind), kind, d)
             t.vote(d.handedness, d.score)
             self.tracks.append(t)
-            out.append(replace(d, track_id=t.number))
+            out.append(replace(d, track_id=t.number, handedness=t.side or d.handedness))
         # Missed tracks: carried for a few frames while still in the picture, then dropped.
         h, w = shape[:2]
         for ti, t in enumerate(tracks):
@@ -261,12 +267,32 @@ class Tracker:
                 self.tracks.remove(t)
                 if t.hits >= TENTATIVE_HITS:
                     self.retired[kind].add(t.number)
+                    self.lost.append((t, 0))
                 continue
             t.velocity = t.velocity * 0.8  # a lost track slows down rather than flying off
             t.detection = replace(t.detection, landmarks=pts, box=box)
             out.append(replace(t.detection, score=t.detection.score * 0.9, source="carried", track_id=t.number,
                                handedness=t.side or t.detection.handedness))
         return out
+
+
+    def _revive(self, kind: str, d: Detection):
+        """A track lost less than REVIVE_FRAMES ago, near where it was last seen (and of the same side, for a
+        hand): the hand that went behind something or out of the frame for a moment keeps its number."""
+        best, best_cost = None, REVIVE_COST
+        for t, _ in self.lost:
+            if t.kind != kind or (kind == "hand" and d.handedness and t.side and d.handedness != t.side):
+                continue
+            dist = float(np.linalg.norm(_centre(d.landmarks) - _centre(t.detection.landmarks)))
+            cost = dist / max(t.size, _size(d.box))
+            if cost < best_cost:
+                best, best_cost = t, cost
+        if best is None:
+            return None
+        self.lost = [(t, n) for t, n in self.lost if t is not best]
+        self.retired[kind].discard(best.number)
+        best.detection, best.missed, best.hits, best.velocity = d, 0, best.hits + 1, np.zeros(2)
+        return best
 
 
 def _overlap(a, b) -> float:

@@ -114,6 +114,15 @@ def test_tracker_keeps_numbers_through_a_miss_and_gives_new_ones():
     assert {d.track_id: d.handedness for d in flicker} == {1: "right", 2: "left"}
     new = tr.update([hand(110, "right"), hand(315, "left"), hand(500, "left")], (480, 640))
     assert sorted(d.track_id for d in new) == [1, 2, 3]
+    for _ in range(3):  # hand 3 seen long enough to be real
+        tr.update([hand(110, "right"), hand(315, "left"), hand(500, "left")], (480, 640))
+    for _ in range(6):  # then hidden for longer than it is carried
+        gone = tr.update([hand(110, "right"), hand(315, "left")], (480, 640))
+    assert sorted(d.track_id for d in gone) == [1, 2]
+    back = tr.update([hand(110, "right"), hand(315, "left"), hand(520, "left")], (480, 640))
+    assert sorted(d.track_id for d in back) == [1, 2, 3]  # it reappeared where it was: its number back
+    far = tr.update([hand(110, "right"), hand(315, "left"), hand(520, "left"), hand(20, "left")], (480, 640))
+    assert sorted(d.track_id for d in far) == [1, 2, 3, 4]  # a new hand elsewhere: the next unused number
 
 
 def test_iterable_frames_and_options():
