@@ -8,8 +8,9 @@ for new faces every few frames and whenever a face is lost.
 
 A small tracker gives every face and hand a number for as long as it is seen: detections are matched to tracks by
 distance to where the track was heading (and handedness for hands), a track missed for a few frames is carried on
-its last landmarks (moved by its recent velocity) so one missed frame does not renumber anyone, a new face or hand
-gets the next unused number, and a scene cut ends every track. The numbered detections then go through the photo
+its last landmarks (moved by its recent velocity) so one missed frame does not renumber anyone, one that reappears
+within a second near where it was lost takes its number back, a new face or hand gets the next unused number, and
+a scene cut ends every track. The numbered detections then go through the photo
 pipeline's own later stages (`pipeline.finish`: prompts, backend, selection, labels, drawing), which keep each
 detection's number in its label. Detection of frame i+1 runs on another thread while frame i is masked and drawn.
 """
