@@ -259,8 +259,9 @@ def build_webcam_tab() -> None:
             cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy", height=360)
             live = gr.Image(label="Faces and hands, live", streaming=True, height=360, format="jpeg")
         session = gr.State(None, time_to_live=WEBCAM_SECONDS + 60, delete_callback=_close_session)
-        # A stream holds its worker for the whole stream: at most 4 visitors at once, the next ones wait.
-        cam.stream(webcam_frame, [cam, session], [live, session], stream_every=0.08, time_limit=WEBCAM_SECONDS,
+        # A stream holds its worker for the whole stream: at most 4 visitors at once, the next ones wait. The
+        # browser sends the next frame only once the last answer is back, on the next `stream_every` tick.
+        cam.stream(webcam_frame, [cam, session], [live, session], stream_every=0.05, time_limit=WEBCAM_SECONDS,
                    concurrency_limit=4, concurrency_id="webcam", api_name="webcam", show_progress="hidden")
 
 
