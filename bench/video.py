@@ -15,7 +15,9 @@ Memory: a fresh process segments a short and a 10x longer clip file end to end (
 its RSS is sampled every 10 frames (ru_maxrss is not used: after fork+exec it keeps the parent's high-water mark).
 Webcam: `python app.py` on 127.0.0.1, driven as the browser does it (queue/join once, then one POST
 /gradio_api/stream/<event> per frame with a JPEG data URL, results read from the SSE stream), closed loop: the next
-frame is sent when the previous answer arrived. 640x480 frames.
+frame is sent when the previous answer arrived. 640x480 frames. And, when Chromium is installed, the Webcam tab
+in headless Chromium with its fake camera: distinct live frames shown per second (the browser's own JPEG
+encoding, image loading and drawing run on the same 2 cores as the server here; a visitor's browser would not).
 """
 from __future__ import annotations
 
@@ -228,6 +230,40 @@ def _drive_webcam(url: str, frames: list, seconds: float) -> dict:
         "median_ms": float(np.median(latencies)) if latencies else float("nan"), "errors": len(errors)}
 
 
+def browser_webcam_fps(seconds: float = 8.0) -> dict | None:
+    """Distinct live frames per second shown by headless Chromium (its fake camera, 640x480 test pattern) on the
+    Webcam tab; the browser runs on the same cores as the server. None without Chromium or Playwright."""
+    import shutil
+
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not chromium:
+        return None
+    from tests.live_server import serve_app
+
+    args = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    with serve_app() as (url, _proc, _log), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=args)
+        try:
+            page = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_role("tab", name="Webcam").first.click()
+            page.get_by_role("button", name="Click to Access Webcam").click()
+            page.locator("button:visible:has-text('Record')").first.click()
+            live = page.locator("img:visible[src*='/gradio_api/file=']").first
+            live.wait_for(timeout=60_000)
+            seen, t0 = set(), time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                seen.add(live.get_attribute("src"))
+                time.sleep(0.01)
+        finally:
+            browser.close()
+    return {"frames": len(seen), "fps": len(seen) / seconds}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=90)
@@ -281,6 +317,10 @@ def main(argv=None):
               "| errors |")
         print("| --- | ---: | ---: | ---: | ---: |")
         print(f"| stream event `/webcam` | {w['frames']} | {w['fps']:.1f} | {w['median_ms']:.0f} | {w['errors']} |")
+        b = browser_webcam_fps()
+        if b is not None:
+            print(f"| headless Chromium, fake camera, on the same 2 cores (frames shown) | {b['frames']} | "
+                  f"{b['fps']:.1f} | | |")
 
 
 if __name__ == "__main__":
