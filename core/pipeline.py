@@ -8,7 +8,7 @@ import numpy as np
 
 from . import backends
 from .backends.base import BackendUnavailable
-from .detect import DetectOptions, detect
+from .detect import DetectOptions, detect, detect_hints
 from .loading import load_image_with_pixels
 from .prompts import build_prompts
 from .render import annotate
@@ -21,11 +21,13 @@ OFFLINE = "landmarks"
 
 def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_hands: int = 6,
             max_faces: int = 20, box_scale: float = 1.5, refine: bool = True, profile_faces: bool = True,
-            mirror_hands: bool = True, draw: bool = True, **backend_options) -> Result:
+            mirror_hands: bool = True, draw: bool = True, hints=(), **backend_options) -> Result:
     """Find every face and hand in `image` (path, bytes, PIL image or RGB array) and mask each one.
 
     `backend`: "auto" (best available, see `Result.backend`), "landmarks" (offline), or a registered model
     backend. A backend that cannot run or fails falls back to the offline one; `Result.messages` says why.
+    `hints`: points [(x, y), ...] in the input's pixels where a face or hand was missed; each is looked at
+    again (see `core.detect.detect_hints`), and `Result.messages` says where nothing was found.
     Raises `core.ImageLoadError` (a ValueError with a one-sentence message) for unusable input.
     """
     t = _Timer()
@@ -39,6 +41,10 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     opts = DetectOptions(min_confidence=float(min_confidence), max_hands=int(max_hands), max_faces=int(max_faces),
                          profile_faces=bool(profile_faces), mirror_hands=bool(mirror_hands))
     detections = detect(rgb, opts)
+    if hints:
+        scale = (h * w / original_pixels) ** 0.5 if original_pixels > h * w else 1.0  # a downscaled photo
+        detections, notes = detect_hints(rgb, detections, _points(hints, scale), opts)
+        messages += notes
     t.lap("detect")
     return finish(rgb, detections, backend, messages, t, box_scale=box_scale, refine=refine, draw=draw,
                   **backend_options)
@@ -53,7 +59,7 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     t.lap("prompts")
     chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine))
     t.lap("segment")
-    picked = choose(prompts, cands)
+    picked = [(m if p.limit is None else m & p.limit, note) for p, (m, note) in zip(prompts, choose(prompts, cands))]
     masks = make_exclusive(prompts, [m for m, _ in picked])
     instances = _label(prompts, masks, [n for _, n in picked], chosen)
     t.lap("select")
@@ -112,6 +118,17 @@ def _label(prompts, masks, notes, backend_name) -> list:
                 backend=OFFLINE if notes[i] else backend_name, source=det.source, note=notes[i],
                 track_id=det.track_id))
     return instances
+
+
+def _points(hints, scale: float) -> list:
+    """Hints as float (x, y) pairs in the loaded photo's pixels; anything else is one clear ValueError."""
+    try:
+        points = [(float(x) * scale, float(y) * scale) for x, y in hints]
+    except (TypeError, ValueError):
+        raise ValueError("Hints must be a list of (x, y) points in the photo's pixels.") from None
+    if not all(np.isfinite(p).all() for p in points):
+        raise ValueError("Hints must be finite (x, y) points in the photo's pixels.")
+    return points
 
 
 def _mask_box(mask: np.ndarray, fallback) -> tuple:

@@ -16,10 +16,19 @@ WORK_SIDE = 64
 
 
 def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float, outer: float,
-                        iterations: int = 1, work_side: int = WORK_SIDE) -> np.ndarray:
+                        iterations: int = 1, work_side: int = WORK_SIDE, limit: np.ndarray | None = None
+                        ) -> np.ndarray:
     """Return a refined bool mask. `inner`/`outer` are the erosion/dilation radii (fraction of instance size)
-    that bound the uncertain band where GrabCut may move the border; `work_side` the crop's longer side."""
-    x0, y0, x1, y1 = box
+    that bound the uncertain band where GrabCut may move the border; `work_side` the crop's longer side.
+
+    The working window is `box` (context for the background colour model) grown where needed to hold the whole
+    band, so the mask can reach every place the band allows and no border of the mask is a side of the window;
+    only the photo's own border may cut it straight. Outside `limit` (bool HxW, e.g. past a hand's wrist) the
+    window is certain background."""
+    band = _band_box(prior, outer)
+    if band is None:
+        return prior
+    x0, y0, x1, y1 = min(box[0], band[0]), min(box[1], band[1]), max(box[2], band[2]), max(box[3], band[3])
     crop_prior = prior[y0:y1, x0:x1]
     if crop_prior.sum() < 16:
         return prior
@@ -39,6 +48,9 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     gc[grown > 0] = cv2.GC_PR_BGD
     gc[small_prior] = cv2.GC_PR_FGD
     gc[core > 0] = cv2.GC_FGD
+    if limit is not None:
+        small_limit = cv2.resize(limit[y0:y1, x0:x1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
+        gc[small_limit == 0] = cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
         cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means: same photo, same mask (per thread)
@@ -47,10 +59,41 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
         return prior
     small = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
     small = _largest_component(small)
-    big = cv2.resize(small * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
+    big = _upsample(small, crop, 1.0 / s)
     out = prior.copy()
     out[y0:y1, x0:x1] = big
-    return out
+    return out if limit is None else out & limit
+
+
+def _band_box(prior: np.ndarray, outer: float, margin: int = 4):
+    """The prior's bounding box grown by the outer band (at full resolution) plus a margin, clipped to the photo."""
+    x, y, w, h = cv2.boundingRect(prior.astype(np.uint8))
+    if w == 0 or h == 0:
+        return None
+    grow = int(np.ceil(outer * np.sqrt(prior[y:y + h, x:x + w].sum()))) + margin
+    H, W = prior.shape
+    return max(0, x - grow), max(0, y - grow), min(W, x + w + grow), min(H, y + h + grow)
+
+
+GUIDE_SIDE = 256  # the photo guides the mask's border at up to this resolution (then a smooth bilinear upscale)
+
+
+def _upsample(small: np.ndarray, crop: np.ndarray, scale: float) -> np.ndarray:
+    """The low-resolution mask at the crop's size without stair steps: each work pixel covers `scale` photo
+    pixels, so a nearest or bilinear upscale of the binary mask draws its pixel grid as axis-parallel steps.
+    The mask is smoothed by about one work pixel, upscaled as a soft map, snapped to the photo's own edges with a
+    guided filter (the photo, at up to GUIDE_SIDE px, guides where the soft border falls), then thresholded."""
+    h, w = crop.shape[:2]
+    soft = cv2.GaussianBlur(small.astype(np.float32), (0, 0), 0.7)
+    g = min(1.0, GUIDE_SIDE / max(h, w))
+    gw, gh = max(int(round(w * g)), 1), max(int(round(h * g)), 1)
+    soft = cv2.resize(soft, (gw, gh), interpolation=cv2.INTER_LINEAR)
+    if scale * g > 1.5 and hasattr(cv2, "ximgproc"):
+        guide = crop if g == 1.0 else cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA)
+        soft = cv2.ximgproc.guidedFilter(guide, soft, max(2, int(round(scale * g))), 1e-3)
+    if (gw, gh) != (w, h):
+        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+    return soft > 0.5
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:

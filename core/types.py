@@ -34,6 +34,8 @@ class Prompt:
     prior: np.ndarray  # bool HxW landmark-shaped mask (the offline answer and the judge of candidates)
     positive_points: np.ndarray  # (K, 2) pixels inside the instance
     negative_points: np.ndarray  # (M, 2) pixels on neighbouring instances
+    # Where the mask may lie at all (bool HxW), or None for anywhere: a hand's mask ends across its wrist.
+    limit: Optional[np.ndarray] = None
 
 
 @dataclass

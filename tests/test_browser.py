@@ -70,8 +70,8 @@ def test_click_example_see_labels_download_masks(browser_page, tmp_path):
     # The annotated result: its legend lists one button per mask label; the status line says what was found.
     legend = page.get_by_role("button", name="face-1", exact=True)
     legend.wait_for(timeout=60_000)
-    assert page.get_by_role("button", name="face-2", exact=True).is_visible()
-    assert page.get_by_text("2 faces and 0 hands").is_visible()
+    assert page.get_by_role("button", name="face-3", exact=True).is_visible()  # the collage's third face: tiles
+    assert page.get_by_text("3 faces and 0 hands").is_visible()
     for name in ("annotated.png", "result.json", "coco.json"):
         assert page.locator(f"a[download='{name}']").count() == 1
 
@@ -83,7 +83,7 @@ def test_click_example_see_labels_download_masks(browser_page, tmp_path):
     info.value.save_as(saved)
     with zipfile.ZipFile(saved) as z:
         names = sorted(z.namelist())
-        assert names == ["coco.json", "masks/face-1.png", "masks/face-2.png", "result.json"]
+        assert names == ["coco.json", "masks/face-1.png", "masks/face-2.png", "masks/face-3.png", "result.json"]
         doc = json.loads(z.read("result.json"))
         assert (doc["width"], doc["height"]) == Image.open(REPO / "examples" / "three_portraits.jpg").size
         with z.open("masks/face-1.png") as fh:

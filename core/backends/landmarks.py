@@ -29,6 +29,6 @@ class LandmarksBackend(Backend):
                 inner, outer = REFINE_BAND[p.detection.kind]
                 kind = p.detection.kind
                 mask = refine_with_grabcut(image, p.prior, p.expanded_box, inner, outer,
-                                           work_side=WORK_SIDE.get(kind, 64))
+                                           work_side=WORK_SIDE.get(kind, 64), limit=p.limit)
             masks.append([mask])
         return Candidates(per_prompt=masks, trusted=True)

@@ -13,8 +13,10 @@ import numpy as np
 from .faces import detect_faces, face_detection, faces_from_pose
 from .geometry import box_iou
 from .hands import hand_detections, hands_in, implausible_hand, lower_hands, merge_hands, mirrored_hands
+from .proposals import look_again, look_at_hint, skin_proposals
+from ..types import Detection
 
-__all__ = ["DetectOptions", "detect", "warm_up", "box_iou"]
+__all__ = ["DetectOptions", "detect", "detect_hints", "warm_up", "box_iou"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class DetectOptions:
     # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
     # one (1) (26/30 vs 23/30 ground-truth hands at confidence 0.5) and costs less per found hand.
     hand_complexity: int = 0
-    face_tiles: bool = True  # large photos: also look for small faces on a 3x3 grid of overlapping half-size tiles
+    face_tiles: bool = True  # group photos: also look for small faces on a 3x3 grid of overlapping half-size tiles
+    second_look: bool = True  # look again for hands where this photo's skin colour says one may be
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="detect")
@@ -52,7 +55,41 @@ def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
         found = merge_hands(found, mirrored.result())
     faces = faces_future.result()
     found = [h for h in found if not implausible_hand(h, faces)]
+    if options.second_look:
+        proposals = skin_proposals(rgb, faces, found)
+        if proposals:
+            more = look_again(rgb, proposals, conf, cx, _POOL)
+            found = merge_hands(found, [h for h in more if not implausible_hand(h, faces)])
     hands = hand_detections(found, options.max_hands)
     if not faces and not hands and options.profile_faces:
         faces = [face_detection(rgb, f) for f in faces_from_pose(rgb)]
     return faces + hands
+
+
+def detect_hints(rgb: np.ndarray, detections: list, hints, options: DetectOptions = DetectOptions()) -> tuple:
+    """(detections plus what was found at the hints, one message per hint where nothing was found).
+
+    A hint is a point (x, y) in the photo's pixels where a user says a face or hand was missed. A hint inside an
+    instance already found is satisfied; otherwise faces and hands are looked for in crops of growing size around
+    it. Nothing is invented: a hint where nothing is found only adds a message."""
+    out, messages = list(detections), []
+    h, w = rgb.shape[:2]
+    for x, y in hints:
+        if not (0 <= x < w and 0 <= y < h):
+            messages.append(f"The point ({x:.0f}, {y:.0f}) lies outside the {w}x{h} photo; it was ignored.")
+            continue
+        if any(_inside(d, x, y) for d in out):
+            continue
+        kind, found = look_at_hint(rgb, (x, y), options.min_confidence, options.hand_complexity)
+        if kind == "hand":
+            out.append(hand_detections([found], 1)[0])
+        elif kind == "face":
+            out.append(found)
+        else:
+            messages.append(f"No face or hand was found near the point ({x:.0f}, {y:.0f}).")
+    return out, messages
+
+
+def _inside(det: Detection, x: float, y: float) -> bool:
+    x0, y0, x1, y1 = det.box
+    return x0 <= x <= x1 and y0 <= y <= y1

@@ -55,13 +55,26 @@ def lower_hands(rgb: np.ndarray, conf: float, complexity: int = 0) -> list:
 
 
 def merge_hands(found: list, more: list) -> list:
-    """Hands of `found` plus those of `more` that are not already there (box IoU below 0.3). The earlier view's
-    landmarks are kept for a hand found twice (the photo's own view is the most accurate)."""
+    """Hands of `found` plus those of `more` that are not already there. The earlier view's landmarks are kept
+    for a hand found twice (the photo's own view is the most accurate)."""
     out = list(found)
     for hand in more:
-        if all(box_iou(hand[0], h[0]) < 0.3 for h in out):
+        if not any(_same_hand(hand, h) for h in out):
             out.append(hand)
     return out
+
+
+def _same_hand(a, b) -> bool:
+    """Two detections of one hand: boxes overlapping (IoU >= 0.3), or one a part of the other (a crop's palm
+    detector can take a hand's fingers for a hand of their own): mostly inside it and much smaller."""
+    if box_iou(a[0], b[0]) >= 0.3:
+        return True
+    small, large = (a, b) if hand_scale(a[2]) <= hand_scale(b[2]) else (b, a)
+    sx0, sy0, sx1, sy1 = small[0]
+    lx0, ly0, lx1, ly1 = large[0]
+    inter = max(0.0, min(sx1, lx1) - max(sx0, lx0)) * max(0.0, min(sy1, ly1) - max(sy0, ly0))
+    inside = inter / max((sx1 - sx0) * (sy1 - sy0), 1e-6)
+    return inside >= 0.7 and hand_scale(small[2]) < 0.6 * hand_scale(large[2])
 
 
 # A hand is at least this share of a face's size (sqrt of its box area) when it touches the face: a hand beside
@@ -72,16 +85,21 @@ MAX_INSIDE_FACE = 0.9  # share of a hand's landmarks inside a face mesh's outlin
 
 
 def implausible_hand(hand, faces) -> bool:
-    """True for a "hand" that cannot be one: tiny next to a face it touches, or lying inside a face's mesh."""
+    """True for a "hand" that cannot be one: tiny next to a face it touches, or lying inside a face's mesh.
+
+    Only faces that FaceMesh confirmed can rule a hand out: an unconfirmed face may itself be false (first-person
+    frames: 31 of 340 labelled hands were dropped beside large false faces of score 0.51-0.69)."""
     box, _, pts, _ = hand
     for face in faces:
+        if face.landmark_kind != "face_mesh":
+            continue
         fx0, fy0, fx1, fy1 = face.box
         size = np.sqrt(max(fx1 - fx0, 1.0) * max(fy1 - fy0, 1.0))
         cx, cy, hw, hh = (fx0 + fx1) / 2, (fy0 + fy1) / 2, 0.65 * (fx1 - fx0), 0.65 * (fy1 - fy0)
         touches = min(box[2], cx + hw) > max(box[0], cx - hw) and min(box[3], cy + hh) > max(box[1], cy - hh)
         if touches and hand_scale(pts) < MIN_HAND_TO_FACE * size:
             return True
-        if face.landmark_kind == "face_mesh" and touches:
+        if touches:
             hull = cv2.convexHull(face.landmarks.astype(np.float32))
             inside = sum(cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in pts)
             if inside >= MAX_INSIDE_FACE * len(pts):
