@@ -219,6 +219,7 @@ class LiveSession:
 
         # The browser sends the mirrored (selfie) view, which is what MediaPipe's handedness assumes.
         self.segmenter = VideoSegmenter("landmarks", max_faces=2, max_hands=4, selfie=True)
+        self.lock = threading.Lock()  # a stream stopped and restarted at once must not interleave its frames
 
     def process(self, frame):
         import cv2
@@ -227,10 +228,12 @@ class LiveSession:
         if max(h, w) > WEBCAM_SIDE:
             s = WEBCAM_SIDE / max(h, w)
             frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        return self.segmenter.process(frame).annotated
+        with self.lock:
+            return self.segmenter.process(frame).annotated
 
     def close(self):
-        self.segmenter.close()
+        with self.lock:
+            self.segmenter.close()
 
 
 def _close_session(session) -> None:
