@@ -5,7 +5,8 @@ Each video gets DIR/<name>/ with:
   side are downscaled to it), every face and hand drawn with its tracked label, the clip's audio kept;
 - `coco.json`: COCO instance segmentation with one image per frame (`file_name` "<name>#<frame>", `frame_index`,
   `time_s`) and each annotation's `track_id` and `label`;
-- `result.json`: frames, frame rate, each label's first and last frame and frame count, messages;
+- `result.json`: frames, frame rate, each label's first and last frame and frame count, messages, seconds taken
+  and mean milliseconds per stage;
 - with `--masks`: `masks/<label>/<frame>.png` (0/255, frame size) for every frame the instance is in;
 - with `--anonymise faces|hands|all`: `anonymised.mp4`, the clip with those instances blurred (audio kept).
 
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +134,7 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     anns_f = open(tmp / ".annotations.jsonl", "w")
     bar = tqdm(total=info.frames or None, unit="frame", file=sys.stderr, desc=Path(path).name,
                disable=(not progress) if progress is not None else None, leave=False, dynamic_ncols=True)
+    started = time.perf_counter()
     try:
         with VideoWriter(tmp / "annotated.mp4", w, h, info.fps, audio_from=audio) as annotated_out, \
                 _maybe_writer(anonymise, tmp / "anonymised.mp4", w, h, info.fps, audio) as anon_out:
@@ -181,8 +184,10 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     anns_f.close()
     bar.close()
     _write_coco(tmp, name)
+    seconds = time.perf_counter() - started
     summary = {"source": str(path), "frames": frames, "fps": round(info.fps, 3), "width": w, "height": h,
                "audio": bool(audio) and all(x.audio_copied for x in writers), "labels": labels, "messages": messages,
+               "seconds": round(seconds, 2),
                "mean_ms": {k: round(v / max(frames, 1), 2) for k, v in timing.items()}}
     final.mkdir(parents=True, exist_ok=True)
     (final / "result.json").unlink(missing_ok=True)
@@ -196,7 +201,7 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     faces = sum(1 for v in labels.values() if v["kind"] == "face")
     hands = len(labels) - faces
     line = (f"{frames} frames, {faces} face{'s' if faces != 1 else ''} and {hands} hand{'s' if hands != 1 else ''}"
-            f" tracked, {summary['mean_ms'].get('total', 0):.0f} ms per frame")
+            f" tracked in {seconds:.1f} s ({frames / max(seconds, 1e-6):.0f} frames/s)")
     files = [str(final / f) for f in ("annotated.mp4", "anonymised.mp4", "coco.json", "result.json")
              if (final / f).is_file()]
     return {"path": str(path), "out": str(final), "ok": True, "summary": " ".join([line] + messages),
