@@ -50,7 +50,8 @@ DOWNLOADS_KEEP = int(os.environ.get("DOWNLOADS_KEEP", "32"))
 DOWNLOADS_MAX_AGE_S = float(os.environ.get("DOWNLOADS_MAX_AGE_S", "600"))
 
 DESCRIPTION = """# Face & hand segmentation
-Drop in a photo: MediaPipe finds every face and hand, and each one gets its own labelled mask.
+Drop in a photo or a clip, or turn on your webcam: MediaPipe finds every face and hand, and each one gets its own
+labelled mask.
 Works offline (landmark masks); with a `REPLICATE_API_TOKEN` secret or your own token it uses Segment Anything 2.
 """
 
@@ -143,32 +144,158 @@ def _prune_downloads(root: Path, keep: int = DOWNLOADS_KEEP, max_age_s: float = 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Face & hand segmentation", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(DESCRIPTION)
-        with gr.Row():
-            with gr.Column():
-                image = PhotoInput(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
-                                   image_mode=None, height=420)
-                run = gr.Button("Segment faces and hands", variant="primary")
-                with gr.Accordion("Settings", open=False):
-                    backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
-                                          info="auto: Replicate SAM2 with a token, else the best local backend")
-                    min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
-                    max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
-                    box_scale = gr.Slider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
-                    token = gr.Textbox(label="Replicate API token (optional, used for your requests only)",
-                                       type="password", placeholder="r8_...")
-            with gr.Column():
-                result = gr.AnnotatedImage(label="Faces and hands", height=420, color_map=_colour_map())
-                status = gr.Markdown("Upload a photo or pick an example.")
-                downloads = gr.File(label="Downloads: annotated PNG, masks (zip of PNGs), result JSON, COCO JSON",
-                                    file_count="multiple")
-        inputs = [image, backend, min_conf, max_hands, box_scale, token]
-        outputs = [result, status, downloads]
-        run.click(run_segmentation, inputs, outputs, api_name="segment")
-        if EXAMPLES:
-            gr.Examples(EXAMPLES, inputs=[image], outputs=outputs, fn=run_segmentation, run_on_click=True,
-                        cache_examples=False, label="Examples (public-domain photos)")
+        with gr.Tab("Photo"):
+            with gr.Row():
+                with gr.Column():
+                    image = PhotoInput(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
+                                       image_mode=None, height=420)
+                    run = gr.Button("Segment faces and hands", variant="primary")
+                    with gr.Accordion("Settings", open=False):
+                        backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
+                                              info="auto: Replicate SAM2 with a token, else the best local backend")
+                        min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
+                        max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
+                        box_scale = gr.Slider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
+                        token = gr.Textbox(label="Replicate API token (optional, used for your requests only)",
+                                           type="password", placeholder="r8_...")
+                with gr.Column():
+                    result = gr.AnnotatedImage(label="Faces and hands", height=420, color_map=_colour_map())
+                    status = gr.Markdown("Upload a photo or pick an example.")
+                    downloads = gr.File(label="Downloads: annotated PNG, masks (zip of PNGs), result JSON, COCO JSON",
+                                        file_count="multiple")
+            inputs = [image, backend, min_conf, max_hands, box_scale, token]
+            outputs = [result, status, downloads]
+            run.click(run_segmentation, inputs, outputs, api_name="segment")
+            if EXAMPLES:
+                gr.Examples(EXAMPLES, inputs=[image], outputs=outputs, fn=run_segmentation, run_on_click=True,
+                            cache_examples=False, label="Examples (public-domain photos)")
+        build_video_tab()
+        build_webcam_tab()
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo
+
+
+# ------------------------------------------------------------------------------------------- video and webcam
+
+VIDEO_MAX_SECONDS = float(os.environ.get("VIDEO_MAX_SECONDS", "60"))  # longest clip the Space accepts (CPU)
+WEBCAM_SECONDS = int(os.environ.get("WEBCAM_SECONDS", "120"))  # per visitor and stream
+WEBCAM_SIDE = 640  # webcam frames are downscaled to this longer side before processing
+VIDEO_EXAMPLES = [str(p) for p in sorted((HERE / "examples").glob("*.mp4"))]
+
+
+def run_video(video, anonymise="no", min_confidence=0.5, max_hands=6, progress=gr.Progress()):
+    """Segment every frame of a clip. Returns (annotated H.264 video, anonymised video or None, status, files)."""
+    from core.video_batch import process_video
+
+    if not video:
+        raise gr.Error("Please upload a video first (or pick the example).", print_exception=False)
+    what = anonymise if anonymise in ("faces", "hands", "all") else None
+    progress(0, desc="Reading the video")
+
+    def on_frame(done, total):
+        if total:
+            progress(min(done / total, 1.0), desc=f"Frame {done} of {total}")
+        else:
+            progress(None, desc=f"Frame {done}")
+
+    out = Path(tempfile.mkdtemp(dir=_out_root())) / Path(video).stem
+    try:
+        res = process_video(video, str(out), anonymise=what, max_seconds=VIDEO_MAX_SECONDS, progress=False,
+                            on_frame=on_frame, min_confidence=float(min_confidence), max_hands=int(max_hands))
+    except ValueError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+    if not res["ok"]:
+        log.info("video refused: %s", res["error"])
+        raise gr.Error(res["error"], print_exception=False)
+    anonymised = str(out / "anonymised.mp4") if what else None
+    status = "\n".join([f"**{res['headline']}**"] + [f"- {m}" for m in res["messages"]])
+    return str(out / "annotated.mp4"), anonymised, status, res["files"]
+
+
+def build_video_tab() -> None:
+    with gr.Tab("Video"):
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label=f"Clip (up to {VIDEO_MAX_SECONDS:.0f} s)", sources=["upload"], height=360)
+                anonymise = gr.Radio(["no", "faces", "hands", "all"], value="no", label="Also make an anonymised video",
+                                     info="blurs the chosen faces and hands in every frame")
+                run = gr.Button("Segment every frame", variant="primary")
+                with gr.Accordion("Settings", open=False):
+                    min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
+                    max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
+            with gr.Column():
+                annotated = gr.Video(label="Faces and hands, tracked", height=360)
+                anonymised = gr.Video(label="Anonymised", height=240)
+                status = gr.Markdown("Upload a clip or pick the example. Offline backend (landmark masks).")
+                downloads = gr.File(label="Downloads: annotated MP4, anonymised MP4, COCO JSON (per frame), "
+                                    "result JSON", file_count="multiple")
+        outputs = [annotated, anonymised, status, downloads]
+        # One clip at a time (each uses both cores); photos keep their own two workers.
+        run.click(run_video, [video, anonymise, min_conf, max_hands], outputs, api_name="segment_video",
+                  concurrency_limit=1, concurrency_id="video")
+        if VIDEO_EXAMPLES:
+            gr.Examples(VIDEO_EXAMPLES, inputs=[video], label="Example (CC BY 4.0, Intel sample videos)")
+
+
+class LiveSession:
+    """One webcam visitor's tracker and MediaPipe graphs (closed when the visitor's session ends)."""
+
+    def __init__(self):
+        from core.video import VideoSegmenter
+
+        # The browser sends the mirrored (selfie) view, which is what MediaPipe's handedness assumes.
+        self.segmenter = VideoSegmenter("landmarks", max_faces=2, max_hands=4, selfie=True)
+        self.lock = threading.Lock()  # a stream stopped and restarted at once must not interleave its frames
+
+    def process(self, frame):
+        import cv2
+
+        h, w = frame.shape[:2]
+        if max(h, w) > WEBCAM_SIDE:
+            s = WEBCAM_SIDE / max(h, w)
+            frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        with self.lock:
+            return self.segmenter.process(frame).annotated
+
+    def close(self):
+        with self.lock:
+            self.segmenter.close()
+
+
+def _close_session(session) -> None:
+    if session is not None:
+        session.close()
+
+
+def webcam_frame(frame, session):
+    """One webcam frame in, the frame with every face and hand drawn out (offline backend, labels tracked)."""
+    if frame is None:
+        return None, session
+    if session is None:
+        session = LiveSession()
+    try:
+        return session.process(frame[:, :, :3]), session
+    except Exception as exc:  # a bad frame must not end the stream with a traceback
+        log.warning("webcam frame failed: %s", type(exc).__name__)
+        return frame, session
+
+
+def build_webcam_tab() -> None:
+    with gr.Tab("Webcam"):
+        gr.Markdown(f"Live overlay from your camera, offline backend only; up to {WEBCAM_SECONDS} s per stream. "
+                    "Frames are processed and dropped, never stored.")
+        with gr.Row():
+            # Ask the camera for 640x480: Gradio's default (1920x1440) makes the browser encode and send a 3 MP
+            # JPEG per frame, which halves the frame rate, and the frames are processed at 640 px anyway.
+            cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy", height=360,
+                           webcam_options=gr.WebcamOptions(mirror=True, constraints={
+                               "video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}))
+            live = gr.Image(label="Faces and hands, live", streaming=True, height=360, format="jpeg")
+        session = gr.State(None, time_to_live=WEBCAM_SECONDS + 60, delete_callback=_close_session)
+        # A stream holds its worker for the whole stream: at most 4 visitors at once, the next ones wait. The
+        # browser sends the next frame only once the last answer is back, on the next `stream_every` tick.
+        cam.stream(webcam_frame, [cam, session], [live, session], stream_every=0.05, time_limit=WEBCAM_SECONDS,
+                   concurrency_limit=4, concurrency_id="webcam", api_name="webcam", show_progress="hidden")
 
 
 demo = build_demo()

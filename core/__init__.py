@@ -1,9 +1,13 @@
 """Face and hand segmentation: MediaPipe finds faces and hands, a backend masks each one.
 
-Public API (other tools depend on it): `segment(image, backend="auto", **options) -> Result`.
+Public API (other tools depend on it): `segment(image, backend="auto", **options) -> Result` for photos and
+`segment_video(source, backend="landmarks", **options)`, an iterator of one `Result` per frame, for clips.
 """
 from .loading import ImageLoadError, load_image
 from .pipeline import segment
 from .types import Detection, Instance, Result
+from .video import segment_video
+from .video_io import VideoLoadError
 
-__all__ = ["segment", "Result", "Instance", "Detection", "ImageLoadError", "load_image"]
+__all__ = ["segment", "segment_video", "Result", "Instance", "Detection", "ImageLoadError", "VideoLoadError",
+           "load_image"]

@@ -5,7 +5,8 @@ Photos named directly go to DIR/<file name>/ (suffix kept: a.jpg -> DIR/a.jpg/);
 masks/<label>.png (png), coco.json (coco), masks.zip (zip). With coco, DIR/coco.json holds every photo. Photos
 already done (result.json made from the same file, size and time stamp) are skipped, so an interrupted run
 resumes where it stopped. Ctrl-C stops at once: half-written folders are removed, DIR/coco.json lists what is
-done, exit code 130.
+done, exit code 130. Videos (named, or found in folders) go to DIR/<file name>/ too, as annotated.mp4, coco.json
+(one image per frame) and result.json, plus masks and an anonymised video on request (core/video_batch.py).
 
 Every message is one line on stderr. Exit codes: 0 all done, 1 some photos failed (the others were processed),
 2 a usage error (bad option or --out; nothing was processed), 130 interrupted.
@@ -48,6 +49,9 @@ def _parser():
     ap.add_argument("--min-confidence", type=float, default=0.5)
     ap.add_argument("--max-hands", type=float, default=6)
     ap.add_argument("--box-scale", type=float, default=1.5)
+    from .video_batch import add_arguments as add_video_arguments
+
+    add_video_arguments(ap)
     return ap
 
 
@@ -92,6 +96,7 @@ def _main(argv) -> int:
     from . import backends
     from .batch import find_jobs, parse_formats, run_batch
     from .options import check_options
+    from .video_batch import run_videos, split_paths
 
     try:
         formats = parse_formats(args.format)
@@ -107,8 +112,18 @@ def _main(argv) -> int:
     def report(line: str, error: bool = False) -> None:
         tqdm.write(line, file=sys.stderr if error else sys.stdout)
 
-    jobs = find_jobs(args.paths, args.out)
+    video_jobs, photo_paths = split_paths(args.paths, args.out)
+    jobs = find_jobs(photo_paths, args.out)
+    video_jobs, _ = split_paths(args.paths, args.out, taken={j.name for j in jobs})
     t0 = time.perf_counter()
+    vcounts = run_videos(video_jobs, args.out, resume=not args.overwrite, masks=args.masks,
+                         anonymise=args.anonymise, anonymise_style=args.anonymise_style, max_seconds=args.max_seconds,
+                         progress=args.progress, report=report, backend=args.backend, **opts)
+    if video_jobs:
+        print(f"{vcounts['total']} videos: {vcounts['done']} done, {vcounts['skipped']} already done, "
+              f"{vcounts['failed']} failed")
+        if not jobs:
+            return 1 if vcounts["failed"] else 0
     try:
         counts = run_batch(jobs, args.out, formats, workers=args.workers, resume=not args.overwrite,
                            progress=args.progress, report=report, backend=args.backend, **opts)
@@ -124,7 +139,7 @@ def _main(argv) -> int:
     if "coco" in counts:
         line += f"; COCO for all: {counts['coco']}"
     print(line)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or vcounts["failed"] else 0
 
 
 if __name__ == "__main__":
