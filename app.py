@@ -10,21 +10,9 @@ import time
 from pathlib import Path
 
 
-def _limit_malloc_arenas(n: int = 2) -> None:
-    """glibc gives each request thread its own malloc arena; freed photo buffers then stay spread over many arenas
-    and the server's RSS creeps up under concurrent load (+108 MB over 150 requests measured, +33 MB with 2 arenas;
-    bench/soak.py). Same as MALLOC_ARENA_MAX=2, set before any request thread exists. No-op off glibc."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        import ctypes
+from core.malloc import limit_malloc_arenas  # noqa: E402  (before any request thread exists)
 
-        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # -8: M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-_limit_malloc_arenas()
+limit_malloc_arenas()
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -41,6 +41,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core import segment  # noqa: E402
+from core.detect.geometry import box_iou  # noqa: E402
 from core.loading import load_image  # noqa: E402
 
 DEFAULT_BOX_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data_boxes"
@@ -87,14 +88,6 @@ def boxed_photos(data_dir=DEFAULT_BOX_DATA, sources=None, limit=0) -> list:
 def size_bucket(box) -> str:
     side = min(box[2] - box[0], box[3] - box[1])
     return next(name for lo, hi, name in SIZE_BUCKETS if lo <= side < hi)
-
-
-def box_iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def pixel_box(box, shape) -> tuple:

@@ -149,7 +149,7 @@ def webcam_round_trip(frames: list, seconds: float = 15.0, url: str | None = Non
     Starts `python app.py` unless `url` names a running one."""
     from contextlib import nullcontext
 
-    from tests.live_server import serve_app
+    from tests.live_server import frames_from_webcam_tab, serve_app
 
     with (nullcontext((url, None, None)) if url else serve_app()) as (served, _proc, _log):
         return _drive_webcam(served, frames, seconds)
@@ -242,26 +242,17 @@ def browser_webcam_fps(seconds: float = 8.0) -> dict | None:
         return None
     if not chromium:
         return None
-    from tests.live_server import serve_app
+    from tests.live_server import frames_from_webcam_tab, serve_app
 
     args = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
     with serve_app() as (url, _proc, _log), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=args)
         try:
             page = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 900}).new_page()
-            page.goto(url, wait_until="domcontentloaded")
-            page.get_by_role("tab", name="Webcam").first.click()
-            page.get_by_role("button", name="Click to Access Webcam").click()
-            page.locator("button:visible:has-text('Record')").first.click()
-            live = page.locator("img:visible[src*='/gradio_api/file=']").first
-            live.wait_for(timeout=60_000)
-            seen, t0 = set(), time.monotonic()
-            while time.monotonic() - t0 < seconds:
-                seen.add(live.get_attribute("src"))
-                time.sleep(0.01)
+            frames = frames_from_webcam_tab(page, url, seconds)
         finally:
             browser.close()
-    return {"frames": len(seen), "fps": len(seen) / seconds}
+    return {"frames": frames, "fps": frames / seconds}
 
 
 def main(argv=None):

@@ -117,6 +117,16 @@ def expected_files(formats) -> list:
     return files
 
 
+def count_result(counts: dict, res: dict, report) -> None:
+    """Count one finished photo or video (a `process_*` summary) as done or failed, and say so in one line."""
+    if res["ok"]:
+        counts["done"] += 1
+        report(f"{res['path']}: {res['summary']} -> {res['out']}", error=False)
+    else:
+        counts["failed"] += 1
+        report(f"{res['path']}: {res['error']}", error=True)
+
+
 def source_stamp(path) -> dict:
     """What result.json records about the photo it was made from: absolute path, size and time stamp."""
     st = os.stat(path)
@@ -250,12 +260,7 @@ def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = Non
 
     def handle(job: Job, res: dict) -> None:
         finished.add(job.name)
-        if res["ok"]:
-            counts["done"] += 1
-            report(f"{res['path']}: {res['summary']} -> {res['out']}", error=False)
-        else:
-            counts["failed"] += 1
-            report(f"{res['path']}: {res['error']}", error=True)
+        count_result(counts, res, report)
         bar.update(1)
 
     try:

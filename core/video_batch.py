@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import count_result, made_from, source_stamp
 from .video_io import VIDEO_SUFFIXES
 
 # .gif stays with the photo batch (its first frame, as before); segment_video reads animated GIFs when asked.
@@ -89,19 +90,12 @@ def run_videos(jobs, out_root, *, resume: bool = True, masks: bool = False, anon
             continue
         res = process_video(job.path, str(folder), masks=masks, anonymise=anonymise,
                             anonymise_style=anonymise_style, max_seconds=max_seconds, progress=progress, **options)
-        if res["ok"]:
-            counts["done"] += 1
-            report(f"{res['path']}: {res['summary']} -> {res['out']}", error=False)
-        else:
-            counts["failed"] += 1
-            report(f"{res['path']}: {res['error']}", error=True)
+        count_result(counts, res, report)
     return counts
 
 
 def _is_done(folder: Path, masks: bool, anonymise, path) -> bool:
     """Every output asked for is there, made from the video at `path` as it is now (same file, size, time)."""
-    from .batch import made_from
-
     need = ["result.json", "annotated.mp4", "coco.json"] + (["anonymised.mp4"] if anonymise else [])
     return (all((folder / f).is_file() for f in need) and (not masks or (folder / "masks").is_dir())
             and made_from(folder, path))
@@ -189,9 +183,8 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     bar.close()
     _write_coco(tmp, name)
     seconds = time.perf_counter() - started
-    from .batch import source_stamp
-
-    summary = {"source": str(path), **source_stamp(path), "frames": frames, "fps": round(info.fps, 3), "width": w, "height": h,
+    summary = {"source": str(path), **source_stamp(path), "frames": frames, "fps": round(info.fps, 3),
+               "width": w, "height": h,
                "audio": bool(audio) and all(x.audio_copied for x in writers), "labels": labels, "messages": messages,
                "seconds": round(seconds, 2),
                "mean_ms": {k: round(v / max(frames, 1), 2) for k, v in timing.items()}}

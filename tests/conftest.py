@@ -8,26 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.malloc import limit_malloc_arenas
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _limit_malloc_arenas(n: int = 2) -> None:
-    """The test process allocates like the served app: app.py caps glibc's malloc arenas at 2 when it is imported
-    (see its _limit_malloc_arenas). Without the cap, tests that measure RSS in this process see freed buffers
-    spread over one arena per detector thread (test_graphs: +0.88..0.99 GB instead of well under its 800 MB bound).
-    No-op off glibc or when MALLOC_ARENA_MAX is set."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # -8: M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-_limit_malloc_arenas()
+# The test process allocates like the served app (app.py caps glibc's malloc arenas at 2): without the cap, tests
+# that measure RSS in this process see freed buffers spread over one arena per detector thread (test_graphs:
+# +0.88..0.99 GB instead of well under its 800 MB bound).
+limit_malloc_arenas()
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
