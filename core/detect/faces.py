@@ -2,9 +2,10 @@
 
 The short-range model finds faces in full profile (all 182 FASSEG multipose photos, yaw -90..+90) where the
 full-range one does not. FaceMesh on the whole photo misses small faces, so it runs on each detected face's crop;
-its 468 points give the face's outline. Group photos (two or more small faces) also get a 3x3 grid of half-size
-tiles, on which faces too small for BlazeFace's 128-192 px view of the whole photo are found. Only when nothing
-at all is found does the (slow, ~22 ms) Pose model look for a head.
+its 468 points give the face's outline. Group photos (two faces, or one small one) also get tiles at two scales,
+on which faces too small for BlazeFace's 128-192 px view of the whole photo are found. A face the mesh does not
+confirm is kept only with other evidence (`confirmed_faces`). Only when nothing at all is found does the (slow,
+~22 ms) Pose model look for a head.
 """
 from __future__ import annotations
 
