@@ -202,6 +202,18 @@ def test_cli_writes_h264_coco_masks_and_anonymised_video(pan_clip, tmp_path):
 
 # ------------------------------------------------------------------------------------------- bad videos
 
+def _black_mkv(path, rate: int, width: int, height: int, frames: int) -> None:
+    """An MPEG-4 clip of black frames at the given rate and size."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=rate)
+        s.width, s.height = width, height
+        for _ in range(frames):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
 def _bad_files(tmp_path, pan_clip) -> dict:
     files = {}
     data = pan_clip.read_bytes()
@@ -227,22 +239,9 @@ def _bad_files(tmp_path, pan_clip) -> dict:
         s.width, s.height = 64, 64
         c.start_encoding()  # the header with a video track, then no frame at all
     files["no_frames.mkv"] = "no video frames|not a video we can read|without a frame size"
-    with av.open(str(tmp_path / "eight_k.mkv"), "w") as c:
-        s = c.add_stream("mpeg4", rate=1)
-        s.width, s.height = 7680, 4320
-        for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((4320, 7680, 3), np.uint8), format="rgb24")):
-            c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    _black_mkv(tmp_path / "eight_k.mkv", rate=1, width=7680, height=4320, frames=1)
     files["eight_k.mkv"] = "7680x4320"
-    with av.open(str(tmp_path / "fast.mkv"), "w") as c:
-        s = c.add_stream("mpeg4", rate=1000)
-        s.width, s.height = 64, 64
-        for _ in range(3):
-            for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    _black_mkv(tmp_path / "fast.mkv", rate=1000, width=64, height=64, frames=3)
     files["fast.mkv"] = "1000 frames per second"
     return files
 
