@@ -67,13 +67,20 @@ def write_zip(out_dir) -> Path:
     return archive
 
 
-def write_downloads(result, out_dir, source_name: str = "") -> list:
+def write_downloads(result, out_dir, source_name: str = "", cutouts: bool = True, anonymised=None) -> list:
     """Files a user downloads: the annotated PNG, a zip of 0/255 mask PNGs (with the JSONs), result.json and
-    coco.json."""
+    coco.json. (TEMPORARY stand-in until the cut-outs branch lands.)"""
     out = write_result(result, out_dir, source_name=source_name)
+    if cutouts:
+        (out / "cutouts").mkdir(exist_ok=True)
+        for inst in result.instances:
+            rgba = np.dstack([result.image, np.where(inst.mask, 255, 0).astype(np.uint8)])
+            Image.fromarray(rgba, "RGBA").save(out / "cutouts" / f"{safe_name(inst.label)}.png")
+    if anonymised is not None:
+        Image.fromarray(anonymised).save(out / "anonymised.png")
     write_coco(result, out / "coco.json", file_name=Path(source_name).name if source_name else "image.png")
     archive = write_zip(out)
-    files = [out / "annotated.png", archive, out / "result.json", out / "coco.json"]
+    files = [out / "annotated.png", archive, out / "result.json", out / "coco.json", out / "anonymised.png"]
     return [str(f) for f in files if f.exists()]
 
 

@@ -59,13 +59,15 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     t = t or _Timer()
     prompts = build_prompts(detections, rgb.shape, float(box_scale))
     t.lap("prompts")
-    chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine))
+    skipped: dict = {}
+    chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine), skipped)
     t.lap("segment")
     picked = [(m if p.limit is None else m & p.limit, note) for p, (m, note) in zip(prompts, choose(prompts, cands))]
     masks = make_exclusive(prompts, [m for m, _ in picked])
     instances = _label(prompts, masks, [n for _, n in picked], chosen)
     t.lap("select")
-    result = Result(image=rgb, instances=instances, backend=chosen, timings=t.laps, messages=messages)
+    result = Result(image=rgb, instances=instances, backend=chosen, timings=t.laps, messages=messages,
+                    skipped=skipped)
     if draw:
         result.annotated = annotate(rgb, instances)
         t.lap("render")
@@ -73,11 +75,12 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     return result
 
 
-def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
+def _run_backend(requested: str, rgb, prompts, messages: list, options: dict, skipped: dict):
     """Run the requested backend (or the best available for "auto"); fall back to the offline one, saying why.
 
     In "auto", a backend that is simply not set up is mentioned only if it says its absence matters to users
-    (Replicate without a token: the brief asks the UI to say so); a backend that fails is always mentioned."""
+    (Replicate without a token: the brief asks the UI to say so); a backend that fails is always mentioned.
+    `skipped` collects the backends "auto" passed over as not set up, with why."""
     auto = requested in (None, "", "auto")
     if auto:
         order = list(backends.AUTO_ORDER)
@@ -90,6 +93,8 @@ def _run_backend(requested: str, rgb, prompts, messages: list, options: dict):
         b = backends.get(name)
         ready, why = b.available_for(options)
         if not ready:
+            if auto:
+                skipped[name] = why
             if not auto or b.announce_absence:
                 messages.append(f"{name} not used: {why}")
             continue

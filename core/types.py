@@ -86,6 +86,9 @@ class Result:
     timings: dict  # stage -> milliseconds
     annotated: Optional[np.ndarray] = None  # RGB uint8 overlay
     messages: list = field(default_factory=list)  # user-facing notes, e.g. why a backend fell back
+    # Backends "auto" passed over because they are not set up here (name -> why). Their notes are also in
+    # `messages`; a Space shows them to its owner (log, README), not to visitors, who cannot act on them.
+    skipped: dict = field(default_factory=dict)
     frame_index: Optional[int] = None  # video: 0-based frame number
     time_s: Optional[float] = None  # video: the frame's time stamp in seconds
 

@@ -1,0 +1,54 @@
+"""What a visitor is told about a Result: what they got, and what they can do next.
+
+A Space's visitor cannot add a secret or install weights, so notes about how the Space is set up ("replicate not
+used: no REPLICATE_API_TOKEN set ...") are for its owner: `owner_notes` returns them for the server log, and
+`visitor_status` leaves them out and says instead what the visitor can do (paste their own token, click a miss).
+"""
+from __future__ import annotations
+
+BACKEND_WORDS = {
+    "landmarks": "Offline masks from landmarks",
+    "replicate": "Segment Anything 2 masks (Replicate)",
+    "sam2": "Segment Anything 2 masks (on this Space)",
+}
+TOKEN_TIP = "Paste a Replicate token in Settings for Segment Anything 2 masks."
+CLICK_TIP = "Missed one? Click the photo where it is. Click a label under the result to select a mask to remove."
+NONE_TIP = "Click the photo where a face or hand is, and it is looked for again there."
+
+
+def owner_notes(result, visitor_token: bool = False) -> list:
+    """The messages about this Space's set-up (a backend "auto" skipped as not set up), for the server log.
+    A token the visitor pasted themselves is theirs to fix, so notes about it stay with the visitor."""
+    notes = []
+    for name, why in result.skipped.items():
+        if name == "replicate" and visitor_token:
+            continue
+        notes.append(f"{name} not used: {why}")
+    return notes
+
+
+def found_line(result) -> str:
+    """'1 face and 2 hands found' / 'No face or hand found'."""
+    nf, nh = len(result.faces), len(result.hands)
+    if not result.instances:
+        return "No face or hand found"
+    return f"{nf} face{'s' if nf != 1 else ''} and {nh} hand{'s' if nh != 1 else ''} found"
+
+
+def visitor_status(result, visitor_token: bool = False, did: str = "") -> str:
+    """Markdown for the status line: the count in bold, the kind of masks and time, `did` (what the visitor's
+    last action did, e.g. "Your click added hand-3."), notes about this photo, and the next step."""
+    owner = set(owner_notes(result, visitor_token))
+    how = BACKEND_WORDS.get(result.backend, f"Masks from {result.backend}")
+    ms = result.timings.get("total", 0)
+    took = f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+    lines = [f"**{found_line(result)}** · {how}, {took}."]
+    if did:
+        lines.append(did)
+    lines += [f"- {m}" for m in result.messages if m not in owner]
+    tips = []
+    if result.backend == "landmarks" and "replicate" in result.skipped and not visitor_token:
+        tips.append(TOKEN_TIP)
+    tips.append(CLICK_TIP if result.instances else NONE_TIP)
+    lines.append(" ".join(tips))
+    return "\n\n".join(lines)

@@ -1,0 +1,1 @@
+"""The Space's Gradio tabs; app.py puts them together. All logic lives in core/."""

@@ -1,0 +1,307 @@
+"""The Photo tab: a photo in; every face and hand masked, labelled and downloadable; a click fixes a miss.
+
+One visitor's photo lives in a `PhotoSession` (gr.State): the automatic result, the visitor's edits (points where
+something was missed, masks removed) and the result with those edits. Every action ends in `_present`, which
+draws, writes the downloads and says what happened, so all views of the result always agree.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Optional
+
+import gradio as gr
+
+import core
+from core import backends
+from core.edits import Edits, apply_removals, same_instance
+from core.effects import STYLES, anonymise
+from core.export import safe_name, write_downloads
+from core.render import label_colour, preview
+from core.status import owner_notes, visitor_status
+
+from .files import EXAMPLES_DIR, PhotoInput, new_download_folder
+
+log = logging.getLogger("app")
+EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
+PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
+ANONYMISE = ["off", "faces", "hands", "all"]
+SESSION_SECONDS = 900  # a visitor's photo and results are dropped this long after their last action
+# On a phone the result is below the input and the examples: bring it into view when it changes.
+SCROLL_TO_RESULT = """() => { if (window.innerWidth < 768) {
+  document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
+_logged: set = set()
+
+
+@dataclasses.dataclass
+class PhotoSession:
+    """One visitor's photo: what was asked, the automatic result, the edits, and the result with the hints."""
+
+    photo: str
+    options: dict
+    auto: core.Result
+    edits: Edits = Edits()
+    hinted: Optional[core.Result] = None  # segment(photo, hints=edits.hints); None while there are no hints
+    selected: Optional[str] = None  # label of the mask picked in the result
+
+    @property
+    def result(self) -> core.Result:
+        """What is shown: the latest segmentation without the removed masks."""
+        return apply_removals(self.hinted or self.auto, self.edits.removed)
+
+
+def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
+                  anonymise="off", anonymise_style="blur", progress=gr.Progress()):
+    """Find every face and hand in a photo and cut each one out with its own mask.
+
+    Args:
+        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB).
+        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks",
+            "replicate" or "sam2".
+        min_confidence: minimum detector confidence for a face or hand, 0.1 to 0.9.
+        max_hands: most hands to report, 1 to 12.
+        box_scale: how far around each face or hand the mask may reach, 1.0 to 2.5.
+        replicate_token: a Replicate API token, used for this request only; empty for none.
+        anonymise: "off", or hide "faces", "hands" or "all" of them in an extra image.
+        anonymise_style: "blur", "pixelate" or "fill".
+
+    Returns:
+        The photo with each mask drawn and labelled ("face-1", "hand-1 (left)", ...); a status line saying what was
+        found; download files (annotated PNG, zip of 0/255 mask PNGs and transparent cut-outs, result JSON, COCO
+        JSON); a JSON summary (per instance: label, kind, box, score, handedness, area in pixels, backend; plus
+        width, height, backend, timings and messages); the cut-outs; and the anonymised photo when asked for.
+    """
+    if image is None:
+        raise gr.Error("Please upload a photo first (or pick an example).", print_exception=False)
+    options = dict(backend=backend or "auto", min_confidence=min_confidence, max_hands=max_hands,
+                   box_scale=box_scale, replicate_token=(replicate_token or "").strip())
+    progress(0.1, desc="Finding faces and hands")
+    auto = _segment(image, options)
+    session = PhotoSession(photo=image, options=options, auto=auto)
+    progress(0.9, desc="Preparing downloads")
+    return _present(session, anonymise, anonymise_style)
+
+
+def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
+              progress=gr.Progress()):
+    """An upload runs at once; a file that cannot be used is said in the status line and clears the result."""
+    try:
+        return segment_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_,
+                             style, progress)
+    except gr.Error as exc:
+        return _cleared(f"**{exc.message}**")
+
+
+def on_click_photo(image, session, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_,
+                   style, evt: gr.SelectData, progress=gr.Progress()):
+    """A click on the photo: inside a mask it selects that mask; elsewhere it looks for a missed face or hand
+    there (`segment(..., hints=[...])`, with the earlier clicks on this photo)."""
+    if image is None:
+        return _unchanged(session, "Upload a photo first, then click where a face or hand was missed.")
+    x, y = (float(v) for v in evt.index)
+    options = dict(backend=backend or "auto", min_confidence=min_confidence, max_hands=max_hands,
+                   box_scale=box_scale, replicate_token=(replicate_token or "").strip())
+    if session is None or session.photo != image or session.options != options:
+        try:
+            session = PhotoSession(photo=image, options=options, auto=_segment(image, options))
+        except gr.Error as exc:
+            return _cleared(f"**{exc.message}**")
+    hit = _instance_at(session.result, x, y)
+    if hit is not None:
+        session.selected = hit.label
+        return _present(session, anonymise_, style, f"Selected {hit.label}. Press “Remove {hit.label}” to drop it.")
+    progress(0.2, desc="Looking again where you clicked")
+    before = [inst.box for inst in session.result.instances]
+    edits = session.edits.with_hint(x, y)
+    hinted = _segment(image, options, hints=edits.hints)
+    session = dataclasses.replace(session, edits=edits, hinted=hinted, selected=None)
+    added = [inst.label for inst in session.result.instances
+             if not any(same_instance(inst.box, box) for box in before)]
+    did = (f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}." if added
+           else f"Your click at ({x:.0f}, {y:.0f}) found nothing new.")
+    return _present(session, anonymise_, style, did)
+
+
+def on_select_mask(session, anonymise_, style, evt: gr.SelectData):
+    """A label chip (or mask) picked in the result: remember it, offer to remove it."""
+    if session is None:
+        return _unchanged(session, "")
+    label = evt.value if isinstance(evt.value, str) else None
+    if label is None or not evt.selected:
+        session.selected = None
+        return _present(session, anonymise_, style)
+    session.selected = label
+    return _present(session, anonymise_, style, f"Selected {label}. Press “Remove {label}” to drop it.")
+
+
+def on_remove(session, anonymise_, style):
+    """Remove the selected mask from the view and from every download."""
+    if session is None or session.selected is None:
+        return _unchanged(session, "Click a label under the result (or a mask on the photo) to select it first.")
+    inst = next((i for i in session.result.instances if i.label == session.selected), None)
+    if inst is None:
+        return _unchanged(session, "That mask is already gone.")
+    session = dataclasses.replace(session, edits=session.edits.without(inst), selected=None)
+    return _present(session, anonymise_, style, f"Removed {inst.label}; “Reset” brings it back.")
+
+
+def on_reset(session, anonymise_, style):
+    """Back to the automatic result: every click and removal on this photo forgotten."""
+    if session is None:
+        return _unchanged(session, "")
+    session = dataclasses.replace(session, edits=Edits(), hinted=None, selected=None)
+    return _present(session, anonymise_, style, "Back to the automatic result.")
+
+
+def on_effect(session, anonymise_, style):
+    """The anonymise choice changed: redo the anonymised image and the downloads (no new segmentation)."""
+    if session is None:
+        return _unchanged(session, "")
+    return _present(session, anonymise_, style)
+
+
+def on_clear():
+    return _cleared("Upload a photo or pick an example.")
+
+
+# --------------------------------------------------------------------------------------------------- internals
+
+def _segment(image, options: dict, hints=()) -> core.Result:
+    """core.segment with errors turned into one sentence for the visitor (never a traceback)."""
+    extra = {"replicate_token": options["replicate_token"]} if options["replicate_token"] else {}
+    try:
+        result = core.segment(image, backend=options["backend"], min_confidence=options["min_confidence"],
+                              max_hands=options["max_hands"], box_scale=options["box_scale"], hints=hints,
+                              **extra)  # core checks NaN and ranges
+    except ValueError as exc:  # ImageLoadError and bad options: a sentence the user can act on
+        log.info("refused: %s", exc)  # one line in the server log; an expected outcome, not a crash
+        raise gr.Error(str(exc), print_exception=False) from None
+    except Exception as exc:  # never show a traceback to a visitor
+        log.error("segmentation failed: %s", type(exc).__name__)
+        raise gr.Error("Something went wrong while processing this photo. Please try another one.",
+                       print_exception=False) from None
+    for note in owner_notes(result, visitor_token=bool(extra)):
+        if note not in _logged:  # the Space's owner reads this once in the log, not in every visitor's status
+            _logged.add(note)
+            log.warning("%s", note)
+    return result
+
+
+def _present(session: PhotoSession, what: str, style: str, did: str = ""):
+    """All outputs for the session's current result: overlay, status, downloads, JSON, cut-outs, anonymised.
+    Plain values only (API callers get them as they are); `_controls` then shows or hides the buttons."""
+    result = session.result
+    what = what if what in ANONYMISE else "off"
+    style = style if style in STYLES else "blur"
+    hidden = anonymise(result, what, style) if what != "off" else None
+    name = Path(session.photo).name
+    folder = Path(new_download_folder())
+    files = write_downloads(result, folder, source_name=name, anonymised=hidden)
+    visitor_token = bool(session.options["replicate_token"])
+    owner = set(owner_notes(result, visitor_token))
+    details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
+    cutouts = [(str(folder / "cutouts" / f"{safe_name(inst.label)}.png"), inst.label) for inst in result.instances]
+    cutouts = [(path, label) for path, label in cutouts if Path(path).exists()]
+    status = visitor_status(result, visitor_token=visitor_token, did=did)
+    shown = preview(result.image, result.instances, PREVIEW_PIXELS)
+    return shown, status, files, details, cutouts, hidden, session
+
+
+def _controls(session: Optional[PhotoSession]):
+    """After every action: the remove button (named after the selected mask) and the reset button (when there
+    is something to undo)."""
+    selected = session.selected if session is not None else None
+    remove = gr.update(value=f"Remove {selected}", visible=True) if selected else gr.update(visible=False)
+    reset = gr.update(visible=bool(session is not None and session.edits))
+    return remove, reset
+
+
+def _unchanged(session, message: str):
+    """Only the status line changes."""
+    return gr.skip(), message or gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
+
+
+def _cleared(message: str):
+    return None, message, None, None, [], None, None
+
+
+def _instance_at(result, x: float, y: float):
+    h, w = result.image.shape[:2]
+    xi, yi = int(x), int(y)
+    if not (0 <= xi < w and 0 <= yi < h):
+        return None
+    return next((inst for inst in result.instances if inst.mask[yi, xi]), None)
+
+
+def _colour_map() -> dict:
+    """Colours for every label the app can produce, matching the outlines drawn by core.render."""
+    labels = [f"face-{n}" for n in range(1, 41)]
+    labels += [f"hand-{n}{side}" for n in range(1, 25) for side in ("", " (left)", " (right)")]
+    return {lab: "#%02x%02x%02x" % label_colour(lab) for lab in labels}
+
+
+def build_photo_tab() -> None:
+    with gr.Tab("Photo"):
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                photo = PhotoInput(label="Photo (click it where a face or hand was missed)", type="filepath",
+                                   sources=["upload", "webcam", "clipboard"], image_mode=None, height=300,
+                                   elem_id="photo")
+                run = gr.Button("Segment faces and hands", variant="primary")
+                examples_slot = gr.Column()
+                with gr.Accordion("Settings", open=False):
+                    backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
+                                          info="auto: Segment Anything 2 on Replicate with a token, else offline "
+                                               "landmark masks")
+                    min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
+                    max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
+                    box_scale = gr.Slider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
+                    token = gr.Textbox(value="", label="Replicate API token (optional, used for your requests only)",
+                                       type="password", placeholder="r8_...")
+            with gr.Column():
+                shown = gr.AnnotatedImage(label="Faces and hands", height=360, color_map=_colour_map(),
+                                          elem_id="result")
+                status = gr.Markdown("Upload a photo or pick an example.", label="Status", elem_id="status")
+                with gr.Row():
+                    remove = gr.Button("Remove", visible=False, size="sm", variant="stop")
+                    reset = gr.Button("Reset to the automatic result", visible=False, size="sm")
+                with gr.Tabs():
+                    with gr.Tab("Downloads"):
+                        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
+                                            height=160, show_label=False)
+                    with gr.Tab("Cut-outs"):
+                        cutouts = gr.Gallery(label="Cut-outs", columns=4, height=240, object_fit="contain",
+                                             format="png", interactive=False, show_label=False)
+                    with gr.Tab("Anonymise"):
+                        with gr.Row():
+                            what = gr.Radio(ANONYMISE, value="off", label="Hide", scale=1)
+                            style = gr.Radio(list(STYLES), value="blur", label="Style", scale=1)
+                        hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False)
+                    with gr.Tab("JSON"):
+                        details = gr.JSON(label="Result JSON", show_label=False)
+        session = gr.State(None, time_to_live=SESSION_SECONDS)
+        settings = [backend, min_conf, max_hands, box_scale, token]
+        outputs = [shown, status, downloads, details, cutouts, hidden, session]
+        private = dict(api_visibility="private", show_progress_on=[shown])
+
+        def then_controls(event):
+            event.then(_controls, [session], [remove, reset], api_visibility="private",
+                       show_progress="hidden")
+
+        then_controls(run.click(segment_photo, [photo, *settings, what, style], outputs, api_name="segment",
+                                show_progress_on=[shown]))
+        then_controls(photo.upload(on_upload, [photo, *settings, what, style], outputs, **private))
+        then_controls(photo.clear(on_clear, None, outputs, api_visibility="private"))
+        then_controls(photo.select(on_click_photo, [photo, session, *settings, what, style], outputs, **private))
+        then_controls(shown.select(on_select_mask, [session, what, style], outputs, api_visibility="private"))
+        then_controls(remove.click(on_remove, [session, what, style], outputs, api_visibility="private"))
+        then_controls(reset.click(on_reset, [session, what, style], outputs, api_visibility="private"))
+        then_controls(what.change(on_effect, [session, what, style], outputs, api_visibility="private"))
+        then_controls(style.change(on_effect, [session, what, style], outputs, api_visibility="private"))
+        shown.change(None, js=SCROLL_TO_RESULT)
+        if EXAMPLES:
+            with examples_slot:  # directly below the input, so visible without scrolling (also on a phone)
+                examples = gr.Examples(EXAMPLES, inputs=[photo], label="Examples: click one", examples_per_page=8)
+            then_controls(examples.load_input_event.then(on_upload, [photo, *settings, what, style], outputs,
+                                                         **private))
