@@ -39,7 +39,7 @@ def main(argv=None):
                     raise SystemExit("the app did not start")
                 time.sleep(0.2)
         t_up = time.perf_counter() - t0
-        _, status, _ = client.predict(handle_file(args.photo), "auto", 0.5, 6, 1.5, "", api_name="/segment")
+        status = client.predict(handle_file(args.photo), api_name="/segment")[1]
         t_answer = time.perf_counter() - t0
     finally:
         proc.terminate()

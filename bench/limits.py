@@ -58,11 +58,11 @@ import psutil
 import app
 from core.detect import warm_up
 warm_up()
-app.run_segmentation(app.EXAMPLES[0], "landmarks", progress=lambda *a, **k: None)
+app.segment_photo(app.EXAMPLES[0], "landmarks", progress=lambda *a, **k: None)
 base = psutil.Process().memory_info().rss
 t0, c0 = time.perf_counter(), time.process_time()
 try:
-    shown, status, files = app.run_segmentation(sys.argv[1], "landmarks", progress=lambda *a, **k: None)
+    shown, status, files, *_ = app.segment_photo(sys.argv[1], "landmarks", progress=lambda *a, **k: None)
     app.gr.AnnotatedImage().postprocess(shown)  # what Gradio encodes for the viewer
     status = status.splitlines()[0]
 except Exception as exc:

@@ -1,52 +1,108 @@
-"""The Space itself: `python app.py` served on 127.0.0.1, called through gradio_client as API users would."""
+"""The Space itself: `python app.py` served on 127.0.0.1, called through gradio_client as API users would, and
+exactly as the README shows."""
 from __future__ import annotations
 
-import os
+import contextlib
+import io
+import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import data_path
+from .conftest import REPO, data_path
 from .live_server import serve_app
 
 gradio_client = pytest.importorskip("gradio_client")
 
 
 @pytest.fixture(scope="module")
-def client():
-    with serve_app() as (url, _proc, _log):
-        yield gradio_client.Client(url, verbose=False)
+def served():
+    with serve_app() as (url, _proc, log):
+        yield url, gradio_client.Client(url, verbose=False), log
 
 
-def test_api_is_named_segment(client):
-    assert "/segment" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+@pytest.fixture(scope="module")
+def client(served):
+    return served[1]
+
+
+def test_api_needs_only_the_photo_and_names_its_outputs(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/segment", "/segment_video", "/webcam"}  # UI-only events stay hidden
+    seg = api["named_endpoints"]["/segment"]
+    required = [p["parameter_name"] for p in seg["parameters"] if not p["parameter_has_default"]]
+    assert required == ["image"]
+    token = next(p for p in seg["parameters"] if p["parameter_name"] == "replicate_token")
+    assert token["parameter_default"] == ""  # "Use via API" must not fill in a fake token
+    assert [r["label"] for r in seg["returns"]] == ["Faces and hands", "Status", "Downloads", "Result JSON",
+                                                    "Cut-outs", "Anonymised"]
+
+
+def test_readme_snippet_runs_as_written(served, tmp_path, capsys):
+    """The README's gradio_client block, run with only the address and the photo's path replaced."""
+    url, _, _ = served
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Call the Space with `gradio_client`", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert 'client.predict(handle_file("photo.jpg"), api_name="/segment")' in code
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(data_path("egohands/images/01.jpg").read_bytes())
+    code = code.replace('"http://127.0.0.1:7860/"', repr(url)).replace('"photo.jpg"', repr(str(photo)))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    printed = out.getvalue()
+    assert "face-1" in printed and "hand-1 (right)" in printed and "hand-2 (left)" in printed, printed
 
 
 def test_segment_through_gradio_client(client):
     photo = data_path("egohands/images/01.jpg")
-    annotated, status, files = client.predict(gradio_client.handle_file(str(photo)), "auto", 0.5, 6, 1.5, "",
-                                              api_name="/segment")
+    annotated, status, files, details, cutouts, anonymised = client.predict(
+        gradio_client.handle_file(str(photo)), anonymise="faces", api_name="/segment")
     labels = [a["label"] for a in annotated["annotations"]]
     assert labels == ["face-1", "hand-1 (right)", "hand-2 (left)"]
-    assert status.startswith("**1 face and 2 hands") and "backend: landmarks" in status
-    names = {os.path.basename(f) for f in files}
-    assert {"annotated.png", "masks.zip", "result.json"} <= names
+    assert status.startswith("**1 face and 2 hands found**") and "REPLICATE_API_TOKEN" not in status
+    # The JSON answer: everything an API caller needs without opening a file.
+    assert (details["width"], details["height"], details["backend"]) == (1280, 720, "landmarks")
+    assert [i["label"] for i in details["instances"]] == labels
+    hand = details["instances"][1]
+    assert hand["kind"] == "hand" and hand["handedness"] == "right" and hand["area"] > 1000 and len(hand["box"]) == 4
+    assert "total" in details["timings_ms"] and details["source"] == "01.jpg"
+    # Downloads carry the photo's name, so files from several photos do not clash.
+    names = sorted(Path(f).name for f in files)
+    assert names == ["01_anonymised.png", "01_annotated.png", "01_coco.json", "01_masks.zip", "01_result.json"]
     archive = next(f for f in files if f.endswith("masks.zip"))
     with zipfile.ZipFile(archive) as z:
-        pngs = sorted(n for n in z.namelist() if n.endswith(".png"))
+        pngs = sorted(n for n in z.namelist() if n.startswith("masks/"))
         assert pngs == ["masks/face-1.png", "masks/hand-1_right.png", "masks/hand-2_left.png"]
         with z.open("masks/hand-1_right.png") as fh:
             mask = np.asarray(Image.open(fh))
     assert mask.shape == (720, 1280) and set(np.unique(mask).tolist()) == {0, 255}
+    # Cut-outs: one transparent PNG per instance; the anonymised photo differs from the photo in the face only.
+    assert [c["caption"] for c in cutouts] == labels
+    with Image.open(cutouts[1]["image"]) as im:
+        assert im.mode == "RGBA" and 0 in np.asarray(im)[:, :, 3]
+    hidden = np.asarray(Image.open(anonymised).convert("RGB")).astype(int)
+    original = np.asarray(Image.open(photo).convert("RGB")).astype(int)
+    x0, y0, x1, y1 = details["instances"][0]["box"]
+    assert np.abs(hidden - original)[y0:y1, x0:x1].mean() > 5
+    assert np.abs(hidden - original)[:, :100].max() == 0  # the left edge holds no face
 
 
 def test_bad_upload_gets_a_sentence_not_a_traceback(client, tmp_path):
     bad = tmp_path / "report.jpg"
     bad.write_bytes(b"%PDF-1.4 not a photo at all")
     with pytest.raises(Exception) as info:
-        client.predict(gradio_client.handle_file(str(bad)), "auto", 0.5, 6, 1.5, "", api_name="/segment")
+        client.predict(gradio_client.handle_file(str(bad)), api_name="/segment")
     text = str(info.value)
     assert "Traceback" not in text and 'File "' not in text
     assert "not an image" in text
+
+
+def test_owner_notes_go_to_the_server_log(served):
+    _, client, log = served
+    client.predict(gradio_client.handle_file(str(REPO / "examples" / "grace_hopper.jpg")), api_name="/segment")
+    assert "replicate not used: no REPLICATE_API_TOKEN set" in log.read_text()

@@ -37,7 +37,7 @@ def test_cached_result_images_are_replaced_atomically(tmp_path):
 
     import app
 
-    assert processing_utils.save_pil_to_cache is app._save_pil_to_cache_atomically
+    assert processing_utils.save_pil_to_cache is app.save_pil_to_cache_atomically
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 4), dtype=np.uint8))
     first = processing_utils.save_pil_to_cache(img, str(tmp_path), format="png")
     size = (tmp_path / first).stat().st_size

@@ -49,9 +49,10 @@ def leaks(blob: bytes) -> list:
 
 def answer_bytes(answer) -> bytes:
     """Everything an API caller receives: the JSON of the answer and the bytes of every file in it."""
-    annotated, status, files = answer
+    annotated, status, files, details, cutouts, anonymised = answer
     parts = [json.dumps(answer, default=str).encode()]
     paths = [annotated["image"]] + [a["image"] for a in annotated["annotations"]] + list(files or [])
+    paths += [c["image"] for c in cutouts or []] + ([anonymised] if anonymised else [])
     for p in paths:
         data = Path(p).read_bytes()
         parts.append(data)
@@ -84,14 +85,14 @@ def test_every_failure_path_keeps_the_token_secret(app_with_secret, who):
     field = "" if who == "space secret" else VISITOR
     fake.plan = Plan(token=token)
     ok = ask(client, field)
-    assert "backend: replicate" in ok[1], ok[1]  # the token path really runs
+    assert ok[3]["backend"] == "replicate", ok[1]  # the token path really runs
     assert f"Bearer {token}" in fake.sent_auth("/v1/")
     assert leaks(answer_bytes(ok)) == []
     for name, (plan, says) in failure_plans(token).items():
         fake.plan = plan
         answer = ask(client, field)
         status = answer[1]
-        assert "backend: landmarks" in status and says in status, (name, status)  # fell back, said why
+        assert answer[3]["backend"] == "landmarks" and says in status, (name, status)  # fell back, said why
         assert [a["label"] for a in answer[0]["annotations"]] == ["face-1"]
         assert leaks(answer_bytes(answer)) == [], name
     assert proc.poll() is None
