@@ -1,8 +1,10 @@
-"""End to end in a real browser: headless Chromium (Debian's package) opens the app, clicks an example, waits for
-the annotated result and its labels, downloads the masks zip, and saves a screenshot as a test artifact.
+"""End to end in a real browser, as a first-time visitor at 1280x900 and on a phone (390x844): an example is in
+the first viewport; clicking it shows the result with its label chips; a click on the photo looks again there
+(click-to-fix) and the status line says what it did; a mask is selected and removed (gone from the chips and the
+downloads); reset brings it back; the masks zip downloads. Screenshots of both sizes are saved in artifacts/.
 
-Playwright drives the system browser through `executable_path`; nothing is downloaded. Every request that is not
-for the app on 127.0.0.1 is aborted, so the test also shows that the page works with no outside network.
+Headless Chromium (Debian's package) is driven through Playwright's `executable_path`; nothing is downloaded.
+Every request that is not for the app on 127.0.0.1 is aborted, so the page also works with no outside network.
 `.ci/run` installs Chromium; elsewhere the test skips when no browser is there.
 """
 from __future__ import annotations
@@ -23,6 +25,11 @@ from .live_server import serve_app
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FIRST_EXAMPLE = sorted(p.name for p in (REPO / "examples").iterdir()
+                       if p.suffix.lower() in {".jpg", ".jpeg", ".png"})[0]
+SIZES = {"desktop": dict(viewport={"width": 1280, "height": 900}),
+         "phone": dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                       has_touch=True)}
 
 
 def _chromium() -> str:
@@ -35,66 +42,106 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser_page(tmp_path_factory):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     with serve_app() as (url, proc, log), sync_api.sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh --user-data-dir
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS, accept_downloads=True,
-            viewport={"width": 1280, "height": 900})
-        outside = []
-
-        def only_the_app(route):
-            if route.request.url.startswith(url):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        page = ctx.new_page()
-        page.route("**/*", only_the_app)
+        b = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield page, url, outside
+            yield b, url
         finally:
-            ctx.close()
+            b.close()
 
 
-def test_click_example_see_labels_download_masks(browser_page, tmp_path):
-    page, url, outside = browser_page
+def _page(browser, size: str):
+    b, url = browser
+    ctx = b.new_context(accept_downloads=True, **SIZES[size])
+    outside = []
+
+    def only_the_app(route):
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page = ctx.new_page()
+    page.route("**/*", only_the_app)
     page.goto(url, wait_until="domcontentloaded")
-    example = page.locator("button:has(img[src*='three_portraits'])")
-    example.wait_for(timeout=60_000)
-    example.click()
+    return ctx, page, outside
 
-    # The annotated result: its legend lists one button per mask label; the status line says what was found.
-    legend = page.get_by_role("button", name="face-1", exact=True)
-    legend.wait_for(timeout=60_000)
-    assert page.get_by_role("button", name="face-3", exact=True).is_visible()  # the collage's third face: tiles
-    assert page.get_by_text("3 faces and 0 hands").is_visible()
-    for name in ("annotated.png", "result.json", "coco.json"):
-        assert page.locator(f"a[download='{name}']").count() == 1
 
-    link = page.locator("a[download='masks.zip']")  # the download link in the masks.zip row of the file list
-    link.wait_for(timeout=30_000)
-    with page.expect_download(timeout=30_000) as info:
-        link.click()
-    saved = tmp_path / "masks.zip"
-    info.value.save_as(saved)
-    with zipfile.ZipFile(saved) as z:
-        names = sorted(z.namelist())
-        assert names == ["coco.json", "masks/face-1.png", "masks/face-2.png", "masks/face-3.png", "result.json"]
-        doc = json.loads(z.read("result.json"))
-        assert (doc["width"], doc["height"]) == Image.open(REPO / "examples" / "three_portraits.jpg").size
-        with z.open("masks/face-1.png") as fh:
-            mask = np.asarray(Image.open(fh))
-        assert mask.shape == (doc["height"], doc["width"]) and set(np.unique(mask).tolist()) == {0, 255}
+def _chips(page) -> list:
+    """The result's label chips (the AnnotatedImage legend), as shown."""
+    return [t.strip() for t in page.locator("#result .legend-item").all_inner_texts()]
 
-    legend.hover()  # Gradio highlights that mask: the screenshot shows one label picked out
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "browser.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # refresh the README's picture on purpose only
-        shutil.copy(shot, REPO / "docs" / "screenshot.png")
-    assert outside == []  # the page asked for nothing outside the app
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path):
+    ctx, page, outside = _page(browser, size)
+    try:
+        example = page.locator(f"button:has(img[src*='{FIRST_EXAMPLE}'])")
+        example.wait_for(timeout=60_000)
+        box = example.bounding_box()
+        viewport = page.viewport_size
+        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (box, viewport)  # no scrolling
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        example.click()
+
+        page.get_by_role("button", name="face-1", exact=True).wait_for(timeout=60_000)
+        chips = _chips(page)
+        assert "face-1" in chips and any(c.startswith("hand-") for c in chips), chips  # the examples show hands
+        status = page.locator("#status")
+        assert "found" in status.inner_text() and "REPLICATE_API_TOKEN" not in status.inner_text()
+        if size == "phone":  # the result was scrolled into view
+            top = page.locator("#result").bounding_box()["y"]
+            assert -5 <= top < viewport["height"] / 2, top
+
+        # Click-to-fix: a click on the photo's top-left corner (background) looks again there and says so.
+        photo = page.locator("#photo img").first
+        pb = photo.bounding_box()
+        photo.click(position={"x": 3, "y": 3})
+        page.get_by_text("Your click at").wait_for(timeout=60_000)
+        assert "Your click at (" in status.inner_text()
+        reset = page.get_by_role("button", name="Reset to the automatic result")
+        reset.wait_for(timeout=10_000)
+
+        # Select a mask by its chip, remove it: gone from the chips and from the downloads.
+        victim = next(c for c in chips if c.startswith("hand-"))
+        page.locator("#result .legend-item", has_text=victim).first.click()
+        remove = page.get_by_role("button", name=f"Remove {victim}")
+        remove.wait_for(timeout=10_000)
+        remove.click()
+        page.get_by_text(f"Removed {victim}").wait_for(timeout=30_000)
+        assert victim not in _chips(page) and len(_chips(page)) == len(chips) - 1
+
+        link = page.locator("a[download$='_masks.zip']")
+        link.wait_for(timeout=30_000)
+        with page.expect_download(timeout=30_000) as info:
+            link.click()
+        saved = tmp_path / "masks.zip"
+        info.value.save_as(saved)
+        with zipfile.ZipFile(saved) as z:
+            doc = json.loads(z.read("result.json"))
+            assert [i["label"] for i in doc["instances"]] == [c for c in chips if c != victim]
+            assert (doc["width"], doc["height"]) == Image.open(REPO / "examples" / FIRST_EXAMPLE).size
+            with z.open("masks/face-1.png") as fh:
+                mask = np.asarray(Image.open(fh))
+            assert mask.shape == (doc["height"], doc["width"]) and set(np.unique(mask).tolist()) == {0, 255}
+            assert any(n.startswith("cutouts/") for n in z.namelist())
+
+        reset.click()
+        page.get_by_text("Back to the automatic result").wait_for(timeout=30_000)
+        assert _chips(page) == chips
+
+        page.evaluate("window.scrollTo(0, 0)")
+        ARTIFACTS.mkdir(exist_ok=True)
+        w, h = viewport["width"], viewport["height"]
+        shot = ARTIFACTS / f"browser-{w}x{h}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000 and pb["width"] > 50
+        if size == "desktop" and os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # refresh the README's picture on purpose
+            page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
+        assert outside == []  # the page asked for nothing outside the app
+    finally:
+        ctx.close()
