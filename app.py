@@ -45,4 +45,5 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     threading.Thread(target=warm_up, daemon=True).start()  # load the MediaPipe graphs while the server starts
     demo.launch(show_error=True, max_file_size=MAX_FILE_BYTES, server_name=os.environ.get("GRADIO_SERVER_NAME"),
-                server_port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None)
+                server_port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None,
+                mcp_server=True)  # MCP tools at /gradio_api/mcp/ (needs the `mcp` package: gradio[mcp])

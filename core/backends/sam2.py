@@ -10,9 +10,13 @@ Weights come from `SAM2_MODEL` / the `sam2_model` option (a hub id or a local fo
 `facebook/sam2.1-hiera-tiny`). Only weights already on this machine are used, unless `SAM2_DOWNLOAD=1` lets the
 first request fetch them from the hub. A Space owner either sets that variable, or fetches the weights once with
 `hf download facebook/sam2.1-hiera-tiny` (or `sam2.load(model_id, allow_download=True)`).
+
+On a Hugging Face Space (the `spaces` package imports) the model calls of a photo run inside `@spaces.GPU`, as
+ZeroGPU hardware requires: see `_on_gpu`. Elsewhere `spaces` is not imported and nothing is wrapped.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import logging
@@ -28,6 +32,11 @@ import numpy as np
 from .base import Backend, BackendUnavailable, Candidates
 
 log = logging.getLogger(__name__)
+
+try:  # Hugging Face Spaces; not a requirement (absent everywhere else)
+    import spaces
+except ImportError:
+    spaces = None
 
 DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 WEIGHT_FILES = ("config.json", "model.safetensors")  # what `from_pretrained` needs before it can run offline
@@ -164,8 +173,12 @@ _LOADED: dict = {}
 
 
 def default_device() -> str:
+    """CUDA if present, else the CPU. Where `spaces` imports, always the CPU: ZeroGPU emulates CUDA outside its GPU
+    calls, so the model is loaded on the CPU and moved to CUDA inside the first GPU call (`_on_device`)."""
     import torch
 
+    if spaces is not None:
+        return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -312,10 +325,15 @@ class Sam2Backend(Backend):
 
     def decode(self, loaded: Loaded, emb: Embedding, prompts: list) -> tuple:
         """All prompts in one batched decoder call -> (per-prompt lists of 3 bool HxW masks, per-prompt IoU scores)."""
-        import torch
-
         if not prompts:
             return [], []
+        low_res, scores = self.decode_logits(loaded, emb, prompts)
+        return upsample(loaded.processor, low_res, emb.original_size), scores
+
+    def decode_logits(self, loaded: Loaded, emb: Embedding, prompts: list) -> tuple:
+        """The batched decoder call -> ((N, 3, 256, 256) float32 logits as numpy, (N, 3) IoU scores as lists)."""
+        import torch
+
         enc = encode_prompts(loaded.processor, prompts, emb.original_size)
         with torch.inference_mode():
             out = loaded.model(image_embeddings=emb.features,
@@ -323,24 +341,73 @@ class Sam2Backend(Backend):
                                input_labels=enc["input_labels"].to(loaded.device),
                                input_boxes=enc["input_boxes"].to(loaded.device),
                                multimask_output=True)
-            low_res = out.pred_masks[0].float().cpu()  # (N, 3, 256, 256) logits
-            scores = out.iou_scores[0].float().cpu().tolist()  # (N, 3)
-            masks = []
-            # Upsample one instance at a time: N x 3 float masks at full resolution would not fit in memory for
-            # a large photo with many instances.
-            for i in range(low_res.shape[0]):
-                up = loaded.processor.post_process_masks(low_res[i:i + 1][None], [list(emb.original_size)])[0][0]
-                masks.append([m.numpy().astype(bool) for m in up])
-        return masks, scores
+            return out.pred_masks[0].float().cpu().numpy(), out.iou_scores[0].float().cpu().tolist()
 
     def propose(self, image: np.ndarray, prompts: list, sam2_model: Optional[str] = None, **_) -> Candidates:
         mid = model_id(sam2_model)
         if not prompts:
             return Candidates(per_prompt=[], scores=[])
-        loaded = load(mid)
-        emb = self.embed(loaded, image)
+        loaded = load(mid)  # in this process: a ZeroGPU worker forked from it finds the model loaded
+        # The model reads only the points and boxes: the photo-sized prior and limit masks stay here.
+        light = [dataclasses.replace(p, prior=None, limit=None) for p in prompts]
         t = time.perf_counter()
-        masks, scores = self.decode(loaded, emb, prompts)
-        log.debug("sam2 embed %.0f ms, decode %d prompts %.0f ms", emb.ms, len(prompts),
+        low_res, scores, embed_ms = _model_call(mid, image, light)
+        masks = upsample(loaded.processor, low_res, image.shape[:2])
+        log.debug("sam2 embed %.0f ms, embed+decode of %d prompts %.0f ms", embed_ms, len(prompts),
                   (time.perf_counter() - t) * 1000)
         return Candidates(per_prompt=masks, scores=scores)
+
+
+def upsample(processor, low_res, original_size) -> list:
+    """Low-res logits (N, 3, h, w) -> per prompt, 3 bool masks at the photo's size. One instance at a time: N x 3
+    float masks at full resolution would not fit in memory for a large photo with many instances."""
+    import torch
+
+    low_res = torch.as_tensor(low_res)
+    masks = []
+    with torch.inference_mode():
+        for i in range(low_res.shape[0]):
+            up = processor.post_process_masks(low_res[i:i + 1][None], [list(original_size)])[0][0]
+            masks.append([m.numpy().astype(bool) for m in up])
+    return masks
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hugging Face ZeroGPU: a GPU is attached only for the duration of a call to a function decorated with
+# `@spaces.GPU` at import time. Such a call runs in a worker process forked from this one, its arguments and result
+# pickled across: so it takes the model id, the photo and light prompts, finds the model in the `_LOADED` it
+# inherited, and returns the low-res logits (small) rather than photo-sized masks.
+# --------------------------------------------------------------------------------------------------------------
+
+_MOVE_LOCK = threading.Lock()
+
+
+def _on_gpu(fn):
+    """`spaces.GPU(fn)` where `spaces` imports (on other Space hardware it returns `fn` itself), else `fn`."""
+    return spaces.GPU(fn) if spaces is not None else fn
+
+
+def _on_device(loaded: Loaded) -> Loaded:
+    """Under `spaces` the model was loaded on the CPU (`default_device`): inside the GPU call it moves to CUDA, once
+    per process (a ZeroGPU worker, or this one on a GPU Space)."""
+    if spaces is not None and loaded.device == "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            with _MOVE_LOCK:
+                if loaded.device == "cpu":
+                    loaded.model.to("cuda")
+                    loaded.device = "cuda"
+    return loaded
+
+
+def _run_model(mid: str, image: np.ndarray, prompts: list) -> tuple:
+    """One photo's model calls: the image embedding and the batched decode -> (logits, IoU scores, embed ms)."""
+    loaded = _on_device(load(mid))
+    backend = Sam2Backend()
+    emb = backend.embed(loaded, image)
+    low_res, scores = backend.decode_logits(loaded, emb, prompts)
+    return low_res, scores, emb.ms
+
+
+_model_call = _on_gpu(_run_model)
