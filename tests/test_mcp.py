@@ -70,8 +70,8 @@ def test_an_mcp_client_segments_a_photo(app_url, tools):
     from mcp.client.streamable_http import streamable_http_client
 
     photo = "data:image/jpeg;base64," + base64.b64encode((EXAMPLES_DIR / "three_portraits.jpg").read_bytes()).decode()
-    name = tools["segment"]["name"]  # "run_segmentation" here; on a Space "<space name>_run_segmentation"
-    arguments = {"image": photo, "replicate_token": ""}  # the token only while Gradio lists it as required
+    name = tools["segment"]["name"]  # "segment_photo" here; on a Space "<space name>_segment_photo"
+    arguments = {"image": photo}  # every other input has its default
 
     async def call():
         async with streamable_http_client(app_url + "gradio_api/mcp/") as (read, write, _):

@@ -1,6 +1,6 @@
 """The Photo tab: a photo in; every face and hand masked, labelled and downloadable; a click fixes a miss.
 
-One visitor's photo lives in a `PhotoSession` (gr.State): the automatic result, the visitor's edits (points where
+One visitor's photo lives in a `PhotoSession` (kept in `SESSIONS` by Gradio's session id): the automatic result, the visitor's edits (points where
 something was missed, masks removed) and the result with those edits. Every action ends in `_present`, which
 draws, writes the downloads and says what happened, so all views of the result always agree.
 """
@@ -22,16 +22,17 @@ from core.render import label_colour, preview
 from core.status import owner_notes, visitor_status
 
 from .files import EXAMPLES_DIR, PhotoInput, new_download_folder
+from .sessions import RecentSessions
 
 log = logging.getLogger("app")
 EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
 ANONYMISE = ["off", "faces", "hands", "all"]
-SESSION_SECONDS = 900  # a visitor's photo and results are dropped this long after their last action
 # On a phone the result is below the input and the examples: bring it into view when it changes.
 SCROLL_TO_RESULT = """() => { if (window.innerWidth < 768) {
   document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
 _logged: set = set()
+SESSIONS = RecentSessions()  # by Gradio's session id: the visitor's photo, results and edits
 
 
 @dataclasses.dataclass
@@ -52,7 +53,7 @@ class PhotoSession:
 
 
 def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
-                  anonymise="off", anonymise_style="blur", progress=gr.Progress()):
+                  anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress()):
     """Find every face and hand in a photo and cut each one out with its own mask.
 
     Args:
@@ -74,43 +75,41 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
     """
     if image is None:
         raise gr.Error("Please upload a photo first (or pick an example).", print_exception=False)
-    options = dict(backend=backend or "auto", min_confidence=min_confidence, max_hands=max_hands,
-                   box_scale=box_scale, replicate_token=(replicate_token or "").strip())
+    options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
     progress(0.1, desc="Finding faces and hands")
-    auto = _segment(image, options)
-    session = PhotoSession(photo=image, options=options, auto=auto)
+    session = PhotoSession(photo=image, options=options, auto=_segment(image, options))
     progress(0.9, desc="Preparing downloads")
-    return _present(session, anonymise, anonymise_style)
+    return _present(session, anonymise, anonymise_style, request)
 
 
 def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
-              progress=gr.Progress()):
+              request: gr.Request, progress=gr.Progress()):
     """An upload runs at once; a file that cannot be used is said in the status line and clears the result."""
     try:
         return segment_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_,
-                             style, progress)
+                             style, request, progress)
     except gr.Error as exc:
-        return _cleared(f"**{exc.message}**")
+        return _cleared(request, f"**{exc.message}**")
 
 
-def on_click_photo(image, session, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_,
-                   style, evt: gr.SelectData, progress=gr.Progress()):
+def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
+                   evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
     """A click on the photo: inside a mask it selects that mask; elsewhere it looks for a missed face or hand
     there (`segment(..., hints=[...])`, with the earlier clicks on this photo)."""
+    session = SESSIONS.get(request.session_hash)
     if image is None:
-        return _unchanged(session, "Upload a photo first, then click where a face or hand was missed.")
+        return _unchanged("Upload a photo first, then click where a face or hand was missed.")
     x, y = (float(v) for v in evt.index)
-    options = dict(backend=backend or "auto", min_confidence=min_confidence, max_hands=max_hands,
-                   box_scale=box_scale, replicate_token=(replicate_token or "").strip())
+    options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
     if session is None or session.photo != image or session.options != options:
         try:
             session = PhotoSession(photo=image, options=options, auto=_segment(image, options))
         except gr.Error as exc:
-            return _cleared(f"**{exc.message}**")
+            return _cleared(request, f"**{exc.message}**")
     hit = _instance_at(session.result, x, y)
     if hit is not None:
         session.selected = hit.label
-        return _present(session, anonymise_, style, f"Selected {hit.label}. Press “Remove {hit.label}” to drop it.")
+        return _present(session, anonymise_, style, request, f"Selected {hit.label}: “Remove {hit.label}” drops it.")
     progress(0.2, desc="Looking again where you clicked")
     before = [inst.box for inst in session.result.instances]
     edits = session.edits.with_hint(x, y)
@@ -120,49 +119,61 @@ def on_click_photo(image, session, backend, min_confidence, max_hands, box_scale
              if not any(same_instance(inst.box, box) for box in before)]
     did = (f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}." if added
            else f"Your click at ({x:.0f}, {y:.0f}) found nothing new.")
-    return _present(session, anonymise_, style, did)
+    return _present(session, anonymise_, style, request, did)
 
 
-def on_select_mask(session, anonymise_, style, evt: gr.SelectData):
+def on_select_mask(anonymise_, style, evt: gr.SelectData, request: gr.Request):
     """A label chip (or mask) picked in the result: remember it, offer to remove it."""
-    if session is None:
-        return _unchanged(session, "")
+    session = SESSIONS.get(request.session_hash)
     label = evt.value if isinstance(evt.value, str) else None
-    if label is None or not evt.selected:
-        session.selected = None
-        return _present(session, anonymise_, style)
-    session.selected = label
-    return _present(session, anonymise_, style, f"Selected {label}. Press “Remove {label}” to drop it.")
+    if session is None or label is None:
+        return _unchanged("")
+    session.selected = label if evt.selected else None
+    did = f"Selected {label}: “Remove {label}” drops it." if evt.selected else ""
+    return _present(session, anonymise_, style, request, did)
 
 
-def on_remove(session, anonymise_, style):
+def on_remove(anonymise_, style, request: gr.Request):
     """Remove the selected mask from the view and from every download."""
+    session = SESSIONS.get(request.session_hash)
     if session is None or session.selected is None:
-        return _unchanged(session, "Click a label under the result (or a mask on the photo) to select it first.")
+        return _unchanged("Click a label under the result (or a mask on the photo) to select it first.")
     inst = next((i for i in session.result.instances if i.label == session.selected), None)
     if inst is None:
-        return _unchanged(session, "That mask is already gone.")
+        return _unchanged("That mask is already gone.")
     session = dataclasses.replace(session, edits=session.edits.without(inst), selected=None)
-    return _present(session, anonymise_, style, f"Removed {inst.label}; “Reset” brings it back.")
+    return _present(session, anonymise_, style, request, f"Removed {inst.label}; “Reset” brings it back.")
 
 
-def on_reset(session, anonymise_, style):
+def on_reset(anonymise_, style, request: gr.Request):
     """Back to the automatic result: every click and removal on this photo forgotten."""
+    session = SESSIONS.get(request.session_hash)
     if session is None:
-        return _unchanged(session, "")
+        return _unchanged("")
     session = dataclasses.replace(session, edits=Edits(), hinted=None, selected=None)
-    return _present(session, anonymise_, style, "Back to the automatic result.")
+    return _present(session, anonymise_, style, request, "Back to the automatic result.")
 
 
-def on_effect(session, anonymise_, style):
+def on_effect(anonymise_, style, request: gr.Request):
     """The anonymise choice changed: redo the anonymised image and the downloads (no new segmentation)."""
+    session = SESSIONS.get(request.session_hash)
     if session is None:
-        return _unchanged(session, "")
-    return _present(session, anonymise_, style)
+        return _unchanged("")
+    return _present(session, anonymise_, style, request)
 
 
-def on_clear():
-    return _cleared("Upload a photo or pick an example.")
+def on_clear(request: gr.Request):
+    return _cleared(request, "Upload a photo or pick an example.")
+
+
+def show_buttons(request: gr.Request):
+    """After every action: the remove button (named after the selected mask) and the reset button (when there
+    is something to undo)."""
+    session = SESSIONS.get(request.session_hash)
+    selected = session.selected if session is not None else None
+    remove = gr.update(value=f"Remove {selected}", visible=True) if selected else gr.update(visible=False)
+    reset = gr.update(visible=bool(session is not None and session.edits))
+    return remove, reset
 
 
 # --------------------------------------------------------------------------------------------------- internals
@@ -188,9 +199,16 @@ def _segment(image, options: dict, hints=()) -> core.Result:
     return result
 
 
-def _present(session: PhotoSession, what: str, style: str, did: str = ""):
-    """All outputs for the session's current result: overlay, status, downloads, JSON, cut-outs, anonymised.
-    Plain values only (API callers get them as they are); `_controls` then shows or hides the buttons."""
+def _options(backend, min_confidence, max_hands, box_scale, replicate_token) -> dict:
+    return dict(backend=backend or "auto", min_confidence=min_confidence, max_hands=max_hands, box_scale=box_scale,
+                replicate_token=(replicate_token or "").strip())
+
+
+def _present(session: PhotoSession, what: str, style: str, request, did: str = ""):
+    """All outputs for the session's current result (overlay, status, downloads, JSON, cut-outs, anonymised), and
+    the session kept for the visitor's next action. Plain values only: API and MCP callers get them as they are."""
+    if request is not None:
+        SESSIONS.put(request.session_hash, session)
     result = session.result
     what = what if what in ANONYMISE else "off"
     style = style if style in STYLES else "blur"
@@ -205,25 +223,18 @@ def _present(session: PhotoSession, what: str, style: str, did: str = ""):
     cutouts = [(path, label) for path, label in cutouts if Path(path).exists()]
     status = visitor_status(result, visitor_token=visitor_token, did=did)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
-    return shown, status, files, details, cutouts, hidden, session
+    return shown, status, files, details, cutouts, hidden
 
 
-def _controls(session: Optional[PhotoSession]):
-    """After every action: the remove button (named after the selected mask) and the reset button (when there
-    is something to undo)."""
-    selected = session.selected if session is not None else None
-    remove = gr.update(value=f"Remove {selected}", visible=True) if selected else gr.update(visible=False)
-    reset = gr.update(visible=bool(session is not None and session.edits))
-    return remove, reset
-
-
-def _unchanged(session, message: str):
+def _unchanged(message: str):
     """Only the status line changes."""
-    return gr.skip(), message or gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
+    return gr.skip(), message or gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
 
-def _cleared(message: str):
-    return None, message, None, None, [], None, None
+def _cleared(request, message: str):
+    if request is not None:
+        SESSIONS.drop(request.session_hash)
+    return None, message, None, None, [], None
 
 
 def _instance_at(result, x: float, y: float):
@@ -280,28 +291,26 @@ def build_photo_tab() -> None:
                         hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False)
                     with gr.Tab("JSON"):
                         details = gr.JSON(label="Result JSON", show_label=False)
-        session = gr.State(None, time_to_live=SESSION_SECONDS)
         settings = [backend, min_conf, max_hands, box_scale, token]
-        outputs = [shown, status, downloads, details, cutouts, hidden, session]
+        outputs = [shown, status, downloads, details, cutouts, hidden]
         private = dict(api_visibility="private", show_progress_on=[shown])
 
-        def then_controls(event):
-            event.then(_controls, [session], [remove, reset], api_visibility="private",
-                       show_progress="hidden")
+        def then_buttons(event):
+            event.then(show_buttons, None, [remove, reset], api_visibility="private", show_progress="hidden")
 
-        then_controls(run.click(segment_photo, [photo, *settings, what, style], outputs, api_name="segment",
-                                show_progress_on=[shown]))
-        then_controls(photo.upload(on_upload, [photo, *settings, what, style], outputs, **private))
-        then_controls(photo.clear(on_clear, None, outputs, api_visibility="private"))
-        then_controls(photo.select(on_click_photo, [photo, session, *settings, what, style], outputs, **private))
-        then_controls(shown.select(on_select_mask, [session, what, style], outputs, api_visibility="private"))
-        then_controls(remove.click(on_remove, [session, what, style], outputs, api_visibility="private"))
-        then_controls(reset.click(on_reset, [session, what, style], outputs, api_visibility="private"))
-        then_controls(what.change(on_effect, [session, what, style], outputs, api_visibility="private"))
-        then_controls(style.change(on_effect, [session, what, style], outputs, api_visibility="private"))
+        then_buttons(run.click(segment_photo, [photo, *settings, what, style], outputs, api_name="segment",
+                               show_progress_on=[shown]))
+        then_buttons(photo.upload(on_upload, [photo, *settings, what, style], outputs, **private))
+        then_buttons(photo.clear(on_clear, None, outputs, api_visibility="private"))
+        then_buttons(photo.select(on_click_photo, [photo, *settings, what, style], outputs, **private))
+        then_buttons(shown.select(on_select_mask, [what, style], outputs, api_visibility="private"))
+        then_buttons(remove.click(on_remove, [what, style], outputs, api_visibility="private"))
+        then_buttons(reset.click(on_reset, [what, style], outputs, api_visibility="private"))
+        then_buttons(what.change(on_effect, [what, style], outputs, api_visibility="private"))
+        then_buttons(style.change(on_effect, [what, style], outputs, api_visibility="private"))
         shown.change(None, js=SCROLL_TO_RESULT)
         if EXAMPLES:
             with examples_slot:  # directly below the input, so visible without scrolling (also on a phone)
                 examples = gr.Examples(EXAMPLES, inputs=[photo], label="Examples: click one", examples_per_page=8)
-            then_controls(examples.load_input_event.then(on_upload, [photo, *settings, what, style], outputs,
+            then_buttons(examples.load_input_event.then(on_upload, [photo, *settings, what, style], outputs,
                                                          **private))

@@ -70,4 +70,5 @@ def build_webcam_tab() -> None:
         # A stream holds its worker for the whole stream: at most 4 visitors at once, the next ones wait. The
         # browser sends the next frame only once the last answer is back, on the next `stream_every` tick.
         cam.stream(webcam_frame, [cam, session], [live, session], stream_every=0.05, time_limit=WEBCAM_SECONDS,
-                   concurrency_limit=4, concurrency_id="webcam", api_name="webcam", show_progress="hidden")
+                   concurrency_limit=4, concurrency_id="webcam", api_name="webcam", show_progress="hidden",
+                   api_visibility="undocumented")  # callable, but no MCP tool: a frame stream with a State is none
