@@ -1,9 +1,9 @@
 """Many photos: find them, skip the ones already done, segment the rest on every core, merge one COCO file.
 
 `process_photo` is the unit of work: one photo in, its output folder written (per format, plus cut-outs and an
-anonymised copy on request), a small summary out. The local
-runner maps it over a process pool (each worker builds its own MediaPipe graphs once and reuses them); a
-distributed engine such as Ray Data can map the very same function over a cluster (see README).
+anonymised copy on request), a small summary out. The local runner maps it over a process pool (each worker builds
+its own MediaPipe graphs once and reuses them); a distributed engine such as Ray Data can map the very same
+function over a cluster (see README).
 
 A photo's folder appears only when it is complete (written under a temporary name, then renamed), so an
 interrupted run is resumed by running the same command again. A folder counts as done only when its result.json
@@ -267,9 +267,9 @@ def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = Non
     one line per processed photo (failures are flagged). Photos whose folder is complete and made from the same
     file are skipped when `resume` is on (a folder without an output asked for now, such as `cutouts` or an
     `anonymise` target or style not made before, is redone). `cutouts`, `anonymise`, `anonymise_style`: as for
-    `process_photo`; `options` go to `core.segment`. Ctrl-C (KeyboardInterrupt): pending photos are cancelled, the workers
-    stopped, half-written folders removed, the folder COCO written for what is done, then `BatchInterrupted`
-    (with the counts) is raised.
+    `process_photo`; `options` go to `core.segment`. Ctrl-C (KeyboardInterrupt): pending photos are cancelled,
+    the workers stopped, half-written folders removed, the folder COCO written for what is done, then
+    `BatchInterrupted` (with the counts) is raised.
     """
     from tqdm import tqdm
 
