@@ -6,8 +6,9 @@ masks/<label>.png (png), coco.json (coco), masks.zip (zip); with `--cutouts` cut
 hand on a transparent background, also in masks.zip), with `--anonymise faces|hands|all` anonymised.png. With coco,
 DIR/coco.json holds every photo. Photos already done (result.json made from the same file, size and time stamp,
 with every output asked for) are skipped, so an interrupted run resumes where it stopped. Ctrl-C stops at once:
-half-written folders are removed, DIR/coco.json lists what is done, exit code 130. Videos (named, or found in folders) go to DIR/<file name>/ too, as annotated.mp4, coco.json
-(one image per frame) and result.json, plus masks and an anonymised video on request (core/video_batch.py).
+half-written folders are removed, DIR/coco.json lists what is done, exit code 130. Videos (named, or found in
+folders) go to DIR/<file name>/ too, as annotated.mp4, coco.json (one image per frame) and result.json, plus masks
+and an anonymised video on request (core/video_batch.py).
 
 Every message is one line on stderr. Exit codes: 0 all done, 1 some photos failed (the others were processed),
 2 a usage error (bad option or --out; nothing was processed), 130 interrupted.
