@@ -2,11 +2,13 @@
 
 Photos named directly go to DIR/<file name>/ (suffix kept: a.jpg -> DIR/a.jpg/); folders are walked and mirrored
 (DIR/<relative path>/). Each photo folder holds result.json, and per `--format`: annotated.png and
-masks/<label>.png (png), coco.json (coco), masks.zip (zip). With coco, DIR/coco.json holds every photo. Photos
-already done (result.json made from the same file, size and time stamp) are skipped, so an interrupted run
-resumes where it stopped. Ctrl-C stops at once: half-written folders are removed, DIR/coco.json lists what is
-done, exit code 130. Videos (named, or found in folders) go to DIR/<file name>/ too, as annotated.mp4, coco.json
-(one image per frame) and result.json, plus masks and an anonymised video on request (core/video_batch.py).
+masks/<label>.png (png), coco.json (coco), masks.zip (zip); with `--cutouts` cutouts/<label>.png (each face and
+hand on a transparent background, also in masks.zip), with `--anonymise faces|hands|all` anonymised.png. With coco,
+DIR/coco.json holds every photo. Photos already done (result.json made from the same file, size and time stamp,
+with every output asked for) are skipped, so an interrupted run resumes where it stopped. Ctrl-C stops at once:
+half-written folders are removed, DIR/coco.json lists what is done, exit code 130. Videos (named, or found in
+folders) go to DIR/<file name>/ too, as annotated.mp4, coco.json (one image per frame) and result.json, plus masks
+and an anonymised video on request (core/video_batch.py).
 
 Every message is one line on stderr. Exit codes: 0 all done, 1 some photos failed (the others were processed),
 2 a usage error (bad option or --out; nothing was processed), 130 interrupted.
@@ -49,6 +51,8 @@ def _parser():
     ap.add_argument("--min-confidence", type=float, default=0.5)
     ap.add_argument("--max-hands", type=float, default=6)
     ap.add_argument("--box-scale", type=float, default=1.5)
+    ap.add_argument("--cutouts", action="store_true",
+                    help="photos: also write cutouts/<label>.png, each face and hand on a transparent background")
     from .video_batch import add_arguments as add_video_arguments
 
     add_video_arguments(ap)
@@ -126,7 +130,8 @@ def _main(argv) -> int:
             return 1 if vcounts["failed"] else 0
     try:
         counts = run_batch(jobs, args.out, formats, workers=args.workers, resume=not args.overwrite,
-                           progress=args.progress, report=report, backend=args.backend, **opts)
+                           progress=args.progress, report=report, cutouts=args.cutouts, anonymise=args.anonymise,
+                           anonymise_style=args.anonymise_style, backend=args.backend, **opts)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:  # the output folder vanished or filled up under us

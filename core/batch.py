@@ -1,12 +1,14 @@
 """Many photos: find them, skip the ones already done, segment the rest on every core, merge one COCO file.
 
-`process_photo` is the unit of work: one photo in, its output folder written, a small summary out. The local
-runner maps it over a process pool (each worker builds its own MediaPipe graphs once and reuses them); a
-distributed engine such as Ray Data can map the very same function over a cluster (see README).
+`process_photo` is the unit of work: one photo in, its output folder written (per format, plus cut-outs and an
+anonymised copy on request), a small summary out. The local runner maps it over a process pool (each worker builds
+its own MediaPipe graphs once and reuses them); a distributed engine such as Ray Data can map the very same
+function over a cluster (see README).
 
 A photo's folder appears only when it is complete (written under a temporary name, then renamed), so an
 interrupted run is resumed by running the same command again. A folder counts as done only when its result.json
-names the same source file with the same size and time stamp (a replaced or edited photo is redone). Ctrl-C
+names the same source file with the same size and time stamp (a replaced or edited photo is redone) and holds
+every output asked for this time (cut-outs or an anonymised copy asked for on a later run are made then). Ctrl-C
 cancels what has not started, stops the workers, removes half-written folders and still writes the folder COCO
 for the photos that are done (`BatchInterrupted`).
 """
@@ -106,8 +108,8 @@ def find_jobs(paths, out_dir) -> list:
     return jobs
 
 
-def expected_files(formats) -> list:
-    files = ["result.json"]
+def expected_files(formats, anonymise=None) -> list:
+    files = ["result.json"] + (["anonymised.png"] if anonymise else [])
     if "png" in formats:
         files.append("annotated.png")
     if "coco" in formats:
@@ -133,32 +135,48 @@ def source_stamp(path) -> dict:
     return {"source_file": str(Path(path).resolve()), "source_bytes": st.st_size, "source_mtime_ns": st.st_mtime_ns}
 
 
-def made_from(folder: Path, path) -> bool:
-    """True when `folder`'s result.json was made from `path` as it is now (same file, size and time stamp)."""
+def made_from(folder: Path, path, **fields) -> bool:
+    """True when `folder`'s result.json was made from `path` as it is now (same file, size and time stamp) and
+    holds `fields` (top-level keys) with these values."""
     try:
         doc = json.loads((Path(folder) / "result.json").read_text())
         want = source_stamp(path)
     except (OSError, ValueError):
         return False
-    return all(doc.get(k) == v for k, v in want.items())
+    return all(doc.get(k) == v for k, v in {**want, **fields}.items())
 
 
-def is_done(folder: Path, formats, path) -> bool:
-    """`folder` holds every output of `formats`, made from the photo at `path` as it is now."""
+def extras_record(cutouts: bool = False, anonymise=None, anonymise_style: str = "blur") -> dict:
+    """What result.json records about the extra outputs written (none: nothing), so a resumed run can tell."""
+    return {**({"cutouts": True} if cutouts else {}),
+            **({"anonymised": {"what": anonymise, "style": anonymise_style}} if anonymise else {})}
+
+
+def is_done(folder: Path, formats, path, cutouts: bool = False, anonymise=None, anonymise_style: str = "blur") -> bool:
+    """`folder` holds every output of `formats`, cutouts/ when `cutouts`, anonymised.png (same target and style)
+    when `anonymise`, all made from the photo at `path` as it is now."""
     folder = Path(folder)
-    return all((folder / f).is_file() for f in expected_files(formats)) and made_from(folder, path)
+    return (all((folder / f).is_file() for f in expected_files(formats, anonymise))
+            and (not cutouts or (folder / "cutouts").is_dir())
+            and made_from(folder, path, **extras_record(cutouts, anonymise, anonymise_style)))
 
 
-def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: str = "", **options) -> dict:
-    """Segment one photo and write its outputs into `out_dir` (created, replaced if incomplete).
+def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: str = "", cutouts: bool = False,
+                  anonymise=None, anonymise_style: str = "blur", **options) -> dict:
+    """Segment one photo and write its outputs into `out_dir` (created, replaced if incomplete). `cutouts`: also
+    cutouts/<label>.png (transparent, core/cutouts.py; in masks.zip too with the zip format). `anonymise` ("faces",
+    "hands" or "all"): also anonymised.png, those hidden in `anonymise_style` (blur, pixelate, fill).
 
     Returns a small JSON-ready summary: {"path", "out", "ok", "summary" | "error", "faces", "hands"}.
     Unusable photos are reported (`ok` False, one-sentence `error`), not raised, so one bad file never stops a
     batch; an unknown backend name still raises ValueError (it would fail for every photo).
     """
     from . import ImageLoadError, segment
+    from .effects import anonymise as hide, check
     from .export import write_coco, write_result, write_zip
 
+    if anonymise:
+        check(anonymise, anonymise_style)  # a bad name is the same for every photo: raised, like a bad backend
     final = Path(out_dir)
     try:
         stamp = source_stamp(path)  # before reading: a photo changed meanwhile is redone next run
@@ -166,6 +184,7 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
         stamp = {}
     try:
         result = segment(path, **options)
+        hidden = hide(result, anonymise, anonymise_style) if anonymise else None
     except ImageLoadError as exc:
         return {"path": str(path), "out": str(final), "ok": False, "error": str(exc)}
     except ValueError:  # bad options (an unknown backend): the same for every photo, so the caller stops
@@ -178,7 +197,8 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
     tmp = partial_folder(final)
     try:
         shutil.rmtree(tmp, ignore_errors=True)
-        write_result(result, tmp, source_name=str(path), pngs="png" in formats, extra=stamp)
+        write_result(result, tmp, source_name=str(path), pngs="png" in formats, cutouts=cutouts, anonymised=hidden,
+                     extra={**stamp, **extras_record(cutouts, anonymise, anonymise_style)})
         if "coco" in formats:
             write_coco(result, tmp / "coco.json", file_name=file_name or Path(path).name)
         if "zip" in formats:
@@ -206,7 +226,8 @@ def partial_folder(final: Path, pid: int | None = None) -> Path:
 
 def process_row(row: dict, out_root: str, formats="png,coco", **options) -> dict:
     """`process_photo` for engines that map a function over rows (Ray Data's `Dataset.map`, Spark, Dask):
-    `row` is a `Job` as a dict ({"path", "name", "file_name"}); outputs go to `out_root/<name>/`."""
+    `row` is a `Job` as a dict ({"path", "name", "file_name"}); outputs go to `out_root/<name>/`. `options`: those
+    of `process_photo` (cutouts, anonymise, anonymise_style) and of `core.segment`."""
     formats = parse_formats(formats) if isinstance(formats, str) else tuple(formats)
     return process_photo(row["path"], str(Path(out_root) / row["name"]), formats, row["file_name"], **options)
 
@@ -238,21 +259,30 @@ def default_workers() -> int:
 
 
 def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = None, resume: bool = True,
-              progress=None, report=print, **options) -> dict:
+              progress=None, report=print, cutouts: bool = False, anonymise=None, anonymise_style: str = "blur",
+              **options) -> dict:
     """Process `jobs` (from `find_jobs`) into `out_root`; return counts and the folder COCO path.
 
     `progress`: None shows a tqdm bar on a terminal only, True/False force it. `report(line, error=False)` gets
     one line per processed photo (failures are flagged). Photos whose folder is complete and made from the same
-    file are skipped when `resume` is on. Ctrl-C (KeyboardInterrupt): pending photos are cancelled, the workers
-    stopped, half-written folders removed, the folder COCO written for what is done, then `BatchInterrupted`
-    (with the counts) is raised.
+    file are skipped when `resume` is on (a folder without an output asked for now, such as `cutouts` or an
+    `anonymise` target or style not made before, is redone). `cutouts`, `anonymise`, `anonymise_style`: as for
+    `process_photo`; `options` go to `core.segment`. Ctrl-C (KeyboardInterrupt): pending photos are cancelled,
+    the workers stopped, half-written folders removed, the folder COCO written for what is done, then
+    `BatchInterrupted` (with the counts) is raised.
     """
     from tqdm import tqdm
 
     out = Path(out_root)
     out.mkdir(parents=True, exist_ok=True)
     workers = workers or default_workers()
-    todo = [j for j in jobs if not (resume and is_done(out / j.name, formats, j.path))]
+    extras = {"cutouts": cutouts, "anonymise": anonymise, "anonymise_style": anonymise_style}
+    if anonymise:
+        from .effects import check
+
+        check(anonymise, anonymise_style)  # before any worker starts
+    todo = [j for j in jobs if not (resume and is_done(out / j.name, formats, j.path, **extras))]
+    options = {**options, **extras}
     counts = {"total": len(jobs), "skipped": len(jobs) - len(todo), "done": 0, "failed": 0}
     bar = tqdm(total=len(jobs), initial=counts["skipped"], unit="photo", file=sys.stderr,
                disable=(not progress) if progress is not None else None, dynamic_ncols=True)

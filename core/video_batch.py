@@ -74,8 +74,9 @@ def add_arguments(ap) -> None:
     g = ap.add_argument_group("videos (mp4, mov, webm, mkv, avi, ...)")
     g.add_argument("--masks", action="store_true", help="videos: also write masks/<label>/<frame>.png")
     g.add_argument("--anonymise", "--anonymize", choices=("faces", "hands", "all"), default=None,
-                   help="videos: also write anonymised.mp4 with these blurred")
-    g.add_argument("--anonymise-style", choices=("blur", "pixelate", "fill"), default="blur")
+                   help="also write anonymised.mp4 (videos) or anonymised.png (photos) with these hidden")
+    g.add_argument("--anonymise-style", choices=("blur", "pixelate", "fill"), default="blur",
+                   help="how --anonymise hides them (default blur)")
     g.add_argument("--max-seconds", type=float, default=None, help="videos: refuse clips longer than this")
 
 

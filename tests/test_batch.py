@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -135,3 +136,72 @@ def test_same_function_on_ray_data(photos, tmp_path, monkeypatch):
     assert sorted(r["path"] for r in rows) == sorted(j.path for j in jobs) and all(r["ok"] for r in rows)
     write_folder_coco(jobs, distributed)
     assert json.loads((distributed / "coco.json").read_text()) == json.loads((local / "coco.json").read_text())
+
+
+def _far_from(masks: list, margin: int) -> np.ndarray:
+    """Pixels farther than `margin` from every mask."""
+    import cv2
+
+    union = np.any(masks, axis=0)
+    return cv2.distanceTransform((~union).astype(np.uint8), cv2.DIST_L2, 5) > margin
+
+
+def test_cutouts_and_anonymised_photos_and_resume_when_newly_asked(tmp_path):
+    from core import load_image
+    from core.batch import is_done
+
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    shutil.copy(REPO / "examples" / "grace_hopper.jpg", photos / "grace.jpg")
+    shutil.copy(data_path("egohands/images/01.jpg"), photos / "ego.jpg")
+    first = _cli(photos, "--out", out, "--workers", "1", "--backend", "landmarks")
+    assert "2 photos: 2 done" in first.stdout, first.stderr
+    jobs = find_jobs([photos], out)
+    assert all(is_done(out / j.name, ("png", "coco"), j.path) for j in jobs)
+    assert not any(is_done(out / j.name, ("png", "coco"), j.path, cutouts=True) for j in jobs)
+
+    # Asked for now: cut-outs and an anonymised copy. The pool (2 workers) passes the options through.
+    extra = ["--cutouts", "--anonymise", "faces", "--format", "png,coco,zip", "--backend", "landmarks"]
+    second = _cli(photos, "--out", out, "--workers", "2", *extra)
+    assert "2 photos: 2 done, 0 already done" in second.stdout, second.stderr
+    for job in jobs:
+        folder = out / job.name
+        doc = json.loads((folder / "result.json").read_text())
+        assert doc["anonymised"] == {"what": "faces", "style": "blur"} and doc["cutouts"] is True
+        labels = [safe_name(i["label"]) for i in doc["instances"]]
+        assert sorted(p.name for p in (folder / "cutouts").iterdir()) == sorted(f"{n}.png" for n in labels)
+        with zipfile.ZipFile(folder / "masks.zip") as z:
+            assert sorted(n for n in z.namelist() if n.startswith("cutouts/")) == sorted(
+                f"cutouts/{n}.png" for n in labels)
+        faces = []
+        for n, inst in zip(labels, doc["instances"]):
+            mask = np.asarray(Image.open(folder / "masks" / f"{n}.png")) == 255
+            rgba = np.asarray(Image.open(folder / "cutouts" / f"{n}.png"))
+            assert rgba.shape[2] == 4 and (rgba[:, :, 3] == 255).sum() == mask.sum() > 0
+            faces += [mask] if inst["kind"] == "face" else []
+        original = load_image(job.path)
+        hidden = np.asarray(Image.open(folder / "anonymised.png"))
+        assert faces and hidden.shape == original.shape
+        for face in faces:  # each face changed: its pixels differ clearly from the photo's
+            assert np.abs(hidden[face].astype(int) - original[face]).mean() > 8
+        far = _far_from(faces, 0.08 * max(original.shape) + 3)
+        assert np.array_equal(hidden[far], original[far])  # the rest is the photo, pixel for pixel
+
+    third = _cli(photos, "--out", out, "--workers", "1", *extra)
+    assert "2 photos: 0 done, 2 already done" in third.stdout, third.stderr
+    fourth = _cli(photos, "--out", out, "--workers", "1", *extra, "--anonymise-style", "fill")  # another style
+    assert "2 photos: 2 done, 0 already done" in fourth.stdout, fourth.stderr
+
+
+def test_process_row_takes_the_extra_outputs(tmp_path):
+    row = {"path": str(data_path("egohands/images/01.jpg")), "name": "ego.jpg", "file_name": "ego.jpg"}
+    res = process_row(row, str(tmp_path), "coco", cutouts=True, anonymise="hands", anonymise_style="fill",
+                      backend="landmarks")
+    assert res["ok"] and res["hands"] == 2
+    folder = tmp_path / "ego.jpg"
+    assert sorted(p.name for p in folder.iterdir()) == ["anonymised.png", "coco.json", "cutouts", "result.json"]
+    hidden = np.asarray(Image.open(folder / "anonymised.png"))
+    assert (hidden == 128).all(axis=2).sum() > 30000  # both hands filled grey
+    assert len(list((folder / "cutouts").iterdir())) == 3
+    with pytest.raises(ValueError, match="Choose from"):
+        process_row(row, str(tmp_path), "coco", anonymise="feet", backend="landmarks")

@@ -1,11 +1,17 @@
 """core.effects: anonymising computed from a Result alone (no Gradio, no detection), read-only on it."""
 from __future__ import annotations
 
+import dataclasses
+
+import cv2
 import numpy as np
 import pytest
 
-from core.effects import anonymise, select
+from core import segment
+from core.effects import MARGIN, anonymise, select
 from core.types import Instance, Result
+
+from .conftest import EXAMPLES_DIR, data_path
 
 
 def _result():
@@ -47,3 +53,54 @@ def test_all_and_hands_and_bad_names():
         anonymise(r, "feet")
     with pytest.raises(ValueError, match="Choose from"):
         anonymise(r, "faces", "swirl")
+
+
+def test_a_mask_reaching_past_its_box_is_hidden_whole():
+    r = _result()
+    face = r.instances[0]
+    grown = face.mask.copy()
+    grown[20:60, 70:100] = True  # the mask runs 30 px past the box's right edge
+    r.instances[0] = dataclasses.replace(face, mask=grown)
+    out = anonymise(r, "faces", "fill")
+    assert (out[25:55, 75:95] == 128).all()
+
+
+def _detail(image: np.ndarray, where: np.ndarray) -> float:
+    """Share of pixels in `where` with visible fine detail (|Laplacian| of grey above 2)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float((np.abs(cv2.Laplacian(grey, cv2.CV_32F))[where] > 2).mean())
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    return segment(EXAMPLES_DIR / "grace_hopper.jpg", backend="landmarks")
+
+
+@pytest.mark.parametrize("style", ["blur", "pixelate", "fill"])
+def test_real_face_is_hidden_and_nothing_else_changes(portrait, style):
+    r = portrait
+    (face,) = r.faces
+    before = r.image.copy()
+    out = anonymise(r, "faces", style)
+    assert np.array_equal(r.image, before)
+    inner = cv2.erode(face.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert _detail(before, inner) > 0.8  # a sharp face to begin with ...
+    assert _detail(out, inner) < 0.2  # ... and its detail is gone (pixelate keeps only its block edges)
+    # Nothing farther from the face's mask than the margin it is grown by changes.
+    ys, xs = np.nonzero(face.mask)
+    pad = max(2, round(MARGIN * max(xs.ptp() + 1, ys.ptp() + 1)))
+    far = cv2.distanceTransform((~face.mask).astype(np.uint8), cv2.DIST_L2, 5) > pad + 1.5
+    assert np.array_equal(out[far], before[far])
+    assert far.mean() > 0.7
+    if style != "pixelate":  # a mosaic keeps a face's layout (who it is goes): a detector may still find a face
+        assert segment(out, backend="landmarks").faces == []
+
+
+def test_real_hands_hidden_face_kept():
+    r = segment(data_path("egohands/images/01.jpg"), backend="landmarks")
+    out = anonymise(r, "hands", "blur")
+    hands = np.any([i.mask for i in r.hands], axis=0)
+    inner = cv2.erode(hands.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert _detail(out, inner) < 0.25 * _detail(r.image, inner)
+    face = r.faces[0].mask & (cv2.distanceTransform((~hands).astype(np.uint8), cv2.DIST_L2, 5) > 40)
+    assert face.sum() > 10000 and np.array_equal(out[face], r.image[face])

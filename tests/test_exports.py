@@ -1,4 +1,5 @@
-"""Exports: COCO instance JSON (RLE round trip bit for bit), the masks zip, and the merged folder document."""
+"""Exports: COCO instance JSON (RLE round trip bit for bit), the masks zip with cut-outs, download names that carry
+the photo's name, and the merged folder document."""
 from __future__ import annotations
 
 import io
@@ -11,7 +12,10 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from core import segment
-from core.export import coco_document, decode_rle, encode_rle, merge_coco, safe_name, write_coco, write_downloads
+from core.cutouts import cutouts
+from core.effects import anonymise
+from core.export import (coco_document, decode_rle, download_stem, encode_rle, merge_coco, safe_name, write_coco,
+                         write_downloads, write_result)
 
 from .conftest import data_path
 
@@ -65,16 +69,49 @@ def test_coco_document_decodes_back_to_the_masks_bit_for_bit(result, tmp_path):
 def test_downloads_hold_exact_pngs_and_both_jsons(result, tmp_path):
     files = write_downloads(result, tmp_path / "dl", source_name="01.jpg")
     names = [f.rsplit("/", 1)[-1] for f in files]
-    assert names == ["annotated.png", "masks.zip", "result.json", "coco.json"]
-    with zipfile.ZipFile(tmp_path / "dl" / "masks.zip") as z:
-        assert sorted(z.namelist()) == ["coco.json", "masks/face-1.png", "masks/hand-1_right.png",
-                                        "masks/hand-2_left.png", "result.json"]
+    assert names == ["01_annotated.png", "01_masks.zip", "01_result.json", "01_coco.json"]
+    labels = ["face-1", "hand-1_right", "hand-2_left"]
+    with zipfile.ZipFile(tmp_path / "dl" / "01_masks.zip") as z:
+        assert sorted(z.namelist()) == sorted(["coco.json", "result.json"] + [f"masks/{n}.png" for n in labels]
+                                              + [f"cutouts/{n}.png" for n in labels])
         doc = json.loads(z.read("coco.json"))
         for inst, ann in zip(result.instances, doc["annotations"]):
             with Image.open(io.BytesIO(z.read(f"masks/{safe_name(inst.label)}.png"))) as im:
                 assert np.array_equal(np.asarray(im) == 255, inst.mask)
             assert np.array_equal(decode_rle(ann["segmentation"]), inst.mask)
+        for label, rgba in cutouts(result):  # transparent PNGs, pixel for pixel the cut-outs
+            with Image.open(io.BytesIO(z.read(f"cutouts/{safe_name(label)}.png"))) as im:
+                assert im.mode == "RGBA" and np.array_equal(np.asarray(im), rgba)
+        inside = json.loads(z.read("result.json"))
+        assert [i["cutout_file"] for i in inside["instances"]] == [f"cutouts/{n}.png" for n in labels]
     assert doc["images"][0]["file_name"] == "01.jpg"
+    # The gallery's folder: the same cut-outs, under out_dir/cutouts/.
+    assert sorted(p.name for p in (tmp_path / "dl" / "cutouts").iterdir()) == [f"{n}.png" for n in labels]
+    assert json.loads((tmp_path / "dl" / "01_result.json").read_text()) == inside
+
+
+def test_download_names_carry_the_photo_and_the_anonymised_copy(result, tmp_path):
+    hidden = anonymise(result, "faces", "pixelate")
+    files = write_downloads(result, tmp_path / "a", source_name="/tmp/x/My Beach (2).JPG", anonymised=hidden)
+    assert [f.rsplit("/", 1)[-1] for f in files] == [
+        "My_Beach_2_annotated.png", "My_Beach_2_masks.zip", "My_Beach_2_result.json", "My_Beach_2_coco.json",
+        "My_Beach_2_anonymised.png"]
+    with Image.open(files[-1]) as im:
+        assert np.array_equal(np.asarray(im), hidden)
+    plain = write_downloads(result, tmp_path / "b", cutouts=False)
+    assert [f.rsplit("/", 1)[-1] for f in plain] == ["image_annotated.png", "image_masks.zip", "image_result.json",
+                                                     "image_coco.json"]
+    with zipfile.ZipFile(plain[1]) as z:
+        assert not [n for n in z.namelist() if n.startswith("cutouts/")]
+    assert not (tmp_path / "b" / "cutouts").exists()
+    assert download_stem("???.png") == "image" and len(download_stem("x" * 300 + ".jpg")) == 80
+
+
+def test_batch_layout_keeps_its_names(result, tmp_path):
+    """write_result (the batch's per-photo folder) keeps annotated.png, masks/ and result.json unprefixed."""
+    out = write_result(result, tmp_path / "p", source_name="01.jpg", cutouts=True, anonymised=result.image)
+    assert sorted(p.name for p in out.iterdir()) == ["annotated.png", "anonymised.png", "cutouts", "masks",
+                                                     "result.json"]
 
 
 def test_merge_renumbers_ids_across_photos(result):
