@@ -73,7 +73,7 @@ def test_segment_through_gradio_client(client):
     assert "total" in details["timings_ms"] and details["source"] == "01.jpg"
     # Downloads carry the photo's name, so files from several photos do not clash.
     names = sorted(Path(f).name for f in files)
-    assert names == ["01_anonymised.png", "01_annotated.png", "01_coco.json", "01_masks.zip", "01_result.json"]
+    assert names == ["01_annotated.png", "01_anonymised.png", "01_coco.json", "01_masks.zip", "01_result.json"]
     archive = next(f for f in files if f.endswith("masks.zip"))
     with zipfile.ZipFile(archive) as z:
         pngs = sorted(n for n in z.namelist() if n.startswith("masks/"))
