@@ -134,6 +134,17 @@ def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path
         page.get_by_text("Back to the automatic result").wait_for(timeout=30_000)
         assert _chips(page) == chips
 
+        if size == "desktop":  # a file that is no photo: said at upload, in the status line; the result cleared
+            bad = tmp_path / "notes.jpg"
+            bad.write_text("not a photo")
+            page.locator("#photo button[aria-label='Clear']").first.click()
+            page.locator("#photo input[type=file]").set_input_files(str(bad))
+            page.get_by_text("not an image").wait_for(timeout=30_000)
+            assert _chips(page) == []
+            example.click()  # and the next example works as before
+            page.get_by_role("button", name="face-1", exact=True).wait_for(timeout=60_000)
+            assert _chips(page) == chips
+
         page.evaluate("window.scrollTo(0, 0)")
         ARTIFACTS.mkdir(exist_ok=True)
         w, h = viewport["width"], viewport["height"]
