@@ -68,13 +68,14 @@ def label_colour(label: str) -> tuple:
 
 
 class Tag(NamedTuple):
-    """One label tag: its text, colour, place (x0, y0, x1, y1; end-exclusive pixels) and font."""
+    """One label tag: its text, colour, place (x0, y0, x1, y1; end-exclusive pixels), font and text origin."""
 
     text: str
     colour: tuple
     rect: tuple
     scale: float
     thickness: int
+    origin: tuple  # where cv2.putText starts the text (left end of its baseline)
 
 
 def annotate(image: np.ndarray, instances: list, alpha: float = FILL_OPACITY) -> np.ndarray:
@@ -114,8 +115,7 @@ def preview(image: np.ndarray, instances: list, max_pixels: int) -> tuple:
         _draw_tag(base, tag)
     layers = []
     for inst in instances:
-        layer = np.zeros(inst.mask.shape, np.float32)
-        layer[inst.mask] = PREVIEW_FILL
+        layer = inst.mask * np.float32(PREVIEW_FILL)  # float32, PREVIEW_FILL inside, 0 outside
         for x0, y0, x1, y1 in (t.rect for t in tags):
             layer[y0:y1, x0:x1] = 0.0
         layers.append((layer, inst.label))
@@ -150,7 +150,7 @@ def label_tags(shape: tuple, instances: list) -> list:
         text = inst.label
         s, t = scale, thick
         (tw, th), base = cv2.getTextSize(text, FONT, s, t)
-        pad = max(2, int(round(0.15 * (th + base))))
+        pad = max(2, int(round(0.2 * (th + base))))
         if tw + 2 * pad > w:  # a tiny picture: shrink this label to fit across it
             s *= max(w - 2 * pad, 1) / (tw + 1)
             t = max(1, int(round(t * s / scale)))
@@ -167,7 +167,8 @@ def label_tags(shape: tuple, instances: list) -> list:
         top = next((top for top in spots if clear(top)), spots[0])
         rect = (x, top, x + tag_w, top + tag_h)
         placed.append(rect)
-        tags.append(Tag(text, tuple(int(v) for v in label_colour(text)), rect, s, t))
+        origin = (x + (tag_w - tw) // 2, top + (tag_h - th - base) // 2 + th)
+        tags.append(Tag(text, tuple(int(v) for v in label_colour(text)), rect, s, t, origin))
     return tags
 
 
@@ -188,26 +189,25 @@ def _outline(img: np.ndarray, instances: list, bounds: list) -> None:
     """Each instance's mask outline (OUTLINE_SHARE of the longer side) and its box (half as wide), in place."""
     thick = max(1, int(round(max(img.shape[:2]) * OUTLINE_SHARE)))
     box_thick = max(1, thick // 2)
+    # Anti-aliasing a 1 px line is cheap and keeps it smooth; from 2 px on it costs 4x the drawing time (0.3 ms a
+    # photo) and blurs the edge, while plain 8-connected lines that wide look crisp and show no steps.
+    line = cv2.LINE_AA if thick == 1 else cv2.LINE_8
     for inst, (x0, y0, x1, y1) in zip(instances, bounds):
         c = tuple(int(v) for v in label_colour(inst.label))
         if x1 > x0:
             contours, _ = cv2.findContours(inst.mask[y0:y1, x0:x1].astype(np.uint8), cv2.RETR_EXTERNAL,
                                            cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
-            cv2.drawContours(img, contours, -1, c, thick, cv2.LINE_AA)
+            cv2.drawContours(img, contours, -1, c, thick, line)
         box = tuple(int(round(v)) for v in inst.box)
-        cv2.rectangle(img, box[:2], box[2:], c, box_thick, cv2.LINE_AA)
+        cv2.rectangle(img, box[:2], box[2:], c, box_thick, line)
 
 
 def _draw_tag(img: np.ndarray, tag: Tag) -> None:
     x0, y0, x1, y1 = tag.rect
-    cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), tag.colour, -1)
-    (tw, th), base = cv2.getTextSize(tag.text, FONT, tag.scale, tag.thickness)
-    tx = x0 + (x1 - x0 - tw) // 2
-    ty = y0 + (y1 - y0 - th - base) // 2 + th
-    # Text is clipped to the tag so that its anti-aliased edges never spill outside the tag's rectangle.
-    sub = img[y0:y1, x0:x1]
-    cv2.putText(sub, tag.text, (tx - x0, ty - y0), FONT, tag.scale, text_colour(tag.colour), tag.thickness,
-                cv2.LINE_AA)
+    sub = img[y0:y1, x0:x1]  # text drawn into the tag only: its anti-aliased edges never spill outside it
+    sub[:] = tag.colour
+    cv2.putText(sub, tag.text, (tag.origin[0] - x0, tag.origin[1] - y0), FONT, tag.scale, text_colour(tag.colour),
+                tag.thickness, cv2.LINE_AA)
 
 
 def _bounds(mask: np.ndarray) -> tuple:
