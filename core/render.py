@@ -30,12 +30,13 @@ FILL_OPACITY = 0.40
 GRADIO_MASK_OPACITY = 0.85
 PREVIEW_FILL = (round(FILL_OPACITY / GRADIO_MASK_OPACITY * 255) + 0.5) / 255
 
-# Label text size, as a share of the picture's longer side. The app shows the preview about 350-650 px on its longer
-# side (a phone: ~360 px wide, or 420 px tall for an upright photo), and text under ~10 CSS px cannot be read on a
-# phone. The font's line height (capital top to descender bottom, as cv2.getTextSize counts it) is 2.6% of the side;
-# with the stroke, a label's ink from the top of "(" to its bottom is 2.9-3.1%: 10.5-11 px at 360 px shown, 19-20
-# px at 650. The same share keeps a downloaded photo's labels readable viewed fit to the screen, at any size.
-LABEL_TEXT_SHARE = 0.026
+# Label text size, as a share of the picture's longer side. The app shows the preview about 320-650 px on its longer
+# side (measured in Chromium: 324 px wide on a phone 390 CSS px wide, 382 px tall for an upright photo), and text
+# under ~10 CSS px cannot be read on a phone. The font's line height (capital top to descender bottom, as
+# cv2.getTextSize counts it) is 2.8% of the side; with the stroke, a label's ink from the top of "(" to its bottom is
+# 3.1-3.2%: 10 px at 324 px shown, 20 px at 650. The same share keeps a downloaded photo's labels readable viewed fit
+# to the screen, at any size.
+LABEL_TEXT_SHARE = 0.028
 # Below this many pixels Hershey glyphs turn into smudges, however the picture is scaled afterwards.
 LABEL_MIN_TEXT_PX = 10
 # Label stroke width over the line height (see `_font`).
