@@ -5,7 +5,7 @@ Two outputs share one layout (`label_tags`), so the photo a visitor downloads an
 - `preview()`: what `gr.AnnotatedImage` shows: a base image with outlines, boxes and label tags, and one float mask
   per instance that Gradio paints as a translucent layer on top of the base, with a hole under every label tag.
 
-Sizes are shares of the photo's longer side, not pixels: the app shows a photo 350-650 px wide whatever its size,
+Sizes are shares of the photo's longer side, not pixels: the app shows a photo 320-650 px large whatever its size,
 and a downloaded photo is looked at fit to the screen, so a label must be the same share of the picture to be read.
 """
 from __future__ import annotations
@@ -41,10 +41,11 @@ LABEL_TEXT_SHARE = 0.028
 LABEL_MIN_TEXT_PX = 10
 # Label stroke width over the line height (see `_font`).
 LABEL_STROKE_SHARE = 0.1
-# Mask outline width over the longer side: 1/300 is 1.2-2.2 px once the preview is shown 350-650 px large.
+# Mask outline width over the longer side: 1/300 is 1.1-2.2 px once the preview is shown 324-650 px large.
 OUTLINE_SHARE = 1 / 300
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+
 
 def _line_height(scale: float, thickness: int) -> int:
     """The font's line height in pixels: capital top to descender bottom (getTextSize's height plus baseline)."""
