@@ -1,6 +1,6 @@
 """App cold start: seconds from `python app.py` to the first answer through gradio_client.
 
-    python -m bench.cold_start [--photo examples/astronaut.png]
+    python -m bench.cold_start [--photo tests/photos/astronaut.png]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photo", default=str(REPO / "examples" / "astronaut.png"))
+    ap.add_argument("--photo", default=str(REPO / "tests" / "photos" / "astronaut.png"))
     args = ap.parse_args(argv)
     from gradio_client import Client, handle_file
 

@@ -34,11 +34,11 @@ def _crowd(megapixels: float, path: Path) -> None:
 
 
 def _group(megapixels: float, path: Path) -> None:
-    """examples/three_portraits.jpg (a few people, the common case) scaled up to `megapixels`."""
+    """tests/photos/three_portraits.jpg (a few people, the common case) scaled up to `megapixels`."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None
-    im = Image.open(REPO / "examples" / "three_portraits.jpg").convert("RGB")
+    im = Image.open(REPO / "tests" / "photos" / "three_portraits.jpg").convert("RGB")
     s = (megapixels * 1e6 / (im.width * im.height)) ** 0.5
     im.resize((int(im.width * s), int(im.height * s)), Image.BILINEAR).save(path, quality=90)
 

@@ -22,6 +22,7 @@ limit_malloc_arenas()
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 EXAMPLES_DIR = REPO / "examples"
+PHOTOS = REPO / "tests" / "photos"  # public-domain photos the tests rely on (see photos/README.md)
 
 
 def data_path(rel: str) -> Path:

@@ -104,5 +104,5 @@ def test_bad_upload_gets_a_sentence_not_a_traceback(client, tmp_path):
 
 def test_owner_notes_go_to_the_server_log(served):
     _, client, log = served
-    client.predict(gradio_client.handle_file(str(REPO / "examples" / "grace_hopper.jpg")), api_name="/segment")
+    client.predict(gradio_client.handle_file(str(REPO / "tests" / "photos" / "grace_hopper.jpg")), api_name="/segment")
     assert "replicate not used: no REPLICATE_API_TOKEN set" in log.read_text()

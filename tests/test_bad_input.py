@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import REPO
+from .conftest import PHOTOS
 from .live_server import serve_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
-EXAMPLES = REPO / "examples"
 
 
 DOWNLOADS_KEEP = 3
@@ -76,7 +75,7 @@ def outputs(files) -> tuple:
 
 
 def face_photo() -> Image.Image:
-    return Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB")  # 512 x 600, one face
+    return Image.open(PHOTOS / "grace_hopper.jpg").convert("RGB")  # 512 x 600, one face
 
 
 def jpeg_bytes(img: Image.Image, **kw) -> bytes:
@@ -222,7 +221,7 @@ def test_photo_with_no_people(client, tmp_path):
 
 def _crowd(tmp_path) -> str:
     """12 public-domain portraits (examples/) in a 4 x 3 grid."""
-    faces = [face_photo().resize((256, 300)), Image.open(EXAMPLES / "astronaut.png").convert("RGB").resize((256, 300))]
+    faces = [face_photo().resize((256, 300)), Image.open(PHOTOS / "astronaut.png").convert("RGB").resize((256, 300))]
     grid = Image.new("RGB", (256 * 4, 300 * 3), (200, 200, 200))
     for k in range(12):
         grid.paste(faces[k % 2], ((k % 4) * 256, (k // 4) * 300))
@@ -254,7 +253,7 @@ def test_shape_that_aborts_mediapipe_is_refused_and_the_server_lives(server, tmp
     Image.new("RGB", (w, h), (90, 90, 90)).save(tmp_path / "strip.png")
     refused(client, tmp_path / "strip.png", f"strip.png is {w}x{h} pixels; sides above 32766 px are not supported.")
     assert proc.poll() is None
-    annotated, _, _ = ask(client, EXAMPLES / "astronaut.png")
+    annotated, _, _ = ask(client, PHOTOS / "astronaut.png")
     assert [a["label"] for a in annotated["annotations"]] == ["face-1"]
 
 
@@ -269,7 +268,7 @@ def test_nan_and_odd_slider_values_through_the_api_get_one_sentence(server, posi
     import httpx
 
     base = server[0].src.rstrip("/")
-    with open(EXAMPLES / "astronaut.png", "rb") as fh:
+    with open(PHOTOS / "astronaut.png", "rb") as fh:
         uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": ("astronaut.png", fh)}).json()[0]
     args = [{"path": uploaded, "meta": {"_type": "gradio.FileData"}, "orig_name": "astronaut.png"},
             "landmarks", 0.5, 6, 1.5, ""]
@@ -310,7 +309,7 @@ def test_download_folders_are_pruned_by_count_and_age(server, server_tmp):
     (old / "annotated.png").write_bytes(b"x")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     for _ in range(DOWNLOADS_KEEP + 2):
-        _, _, files = ask(client, EXAMPLES / "astronaut.png")
+        _, _, files = ask(client, PHOTOS / "astronaut.png")
         assert all(os.path.getsize(f) > 0 for f in files)  # what the client got is complete
     folders = [p for p in root.iterdir() if p.is_dir()]
     assert not old.exists() and len(folders) <= DOWNLOADS_KEEP + 1, folders
@@ -320,7 +319,7 @@ def test_download_folders_are_pruned_by_count_and_age(server, server_tmp):
 
 def test_server_still_serves_after_all_of_the_above(server):
     client, proc, log = server
-    annotated, status, _ = ask(client, EXAMPLES / "astronaut.png")
+    annotated, status, _ = ask(client, PHOTOS / "astronaut.png")
     assert [a["label"] for a in annotated["annotations"]] == ["face-1"] and "Offline masks from landmarks" in status
     assert proc.poll() is None
     assert "Traceback" not in log.read_text()

@@ -152,7 +152,7 @@ def test_cutouts_and_anonymised_photos_and_resume_when_newly_asked(tmp_path):
 
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
-    shutil.copy(REPO / "examples" / "grace_hopper.jpg", photos / "grace.jpg")
+    shutil.copy(REPO / "tests" / "photos" / "grace_hopper.jpg", photos / "grace.jpg")
     shutil.copy(data_path("egohands/images/01.jpg"), photos / "ego.jpg")
     first = _cli(photos, "--out", out, "--workers", "1", "--backend", "landmarks")
     assert "2 photos: 2 done" in first.stdout, first.stderr

@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.batch import find_jobs, is_done
 
-from .conftest import EXAMPLES_DIR, REPO
+from .conftest import PHOTOS, REPO
 
 
 def _cli(*args, timeout=180):
@@ -37,7 +37,7 @@ def test_same_stem_different_suffix_never_share_a_folder(tmp_path):
     the folder COCO must list each with its own size and faces."""
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
-    Image.open(EXAMPLES_DIR / "astronaut.png").convert("RGB").save(photos / "a.png")  # 512x512, one face
+    Image.open(PHOTOS / "astronaut.png").convert("RGB").save(photos / "a.png")  # 512x512, one face
     first = _cli(photos, "--out", out, "--workers", "1", "--backend", "landmarks")
     assert first.returncode == 0, first.stderr
     Image.new("RGB", (300, 200), (128, 128, 128)).save(photos / "a.jpg")  # no face, another size
@@ -75,7 +75,7 @@ def test_no_photo_folder_inside_another(tmp_path):
 def test_resume_only_when_result_names_the_same_file_size_and_time(tmp_path):
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
-    shutil.copy(EXAMPLES_DIR / "astronaut.png", photos / "p.png")
+    shutil.copy(PHOTOS / "astronaut.png", photos / "p.png")
     assert _cli(photos, "--out", out, "--workers", "1", "--backend", "landmarks").returncode == 0
     job = find_jobs([photos], out)[0]
     assert is_done(out / job.name, ("png", "coco"), job.path)
@@ -95,7 +95,7 @@ def test_resume_only_when_result_names_the_same_file_size_and_time(tmp_path):
 @pytest.fixture(scope="module")
 def fifty(tmp_path_factory):
     root = tmp_path_factory.mktemp("fifty")
-    face = Image.open(EXAMPLES_DIR / "grace_hopper.jpg").convert("RGB").resize((256, 300))
+    face = Image.open(PHOTOS / "grace_hopper.jpg").convert("RGB").resize((256, 300))
     for k in range(50):
         face.rotate(k % 7 - 3).save(root / f"p{k:02d}.jpg", quality=85)
     return root
@@ -142,7 +142,7 @@ def test_ctrl_c_stops_cleans_up_writes_coco_and_exits_130(fifty, tmp_path, worke
 # ------------------------------------------------------------------------------------ messages (item 6)
 
 def test_out_at_a_file_proc_or_sys_is_one_line_exit_2(tmp_path):
-    photo = EXAMPLES_DIR / "astronaut.png"
+    photo = PHOTOS / "astronaut.png"
     afile = tmp_path / "notes.txt"
     afile.write_text("x")
     line = _one_line_error(_cli(photo, "--out", afile), 2)
@@ -153,7 +153,7 @@ def test_out_at_a_file_proc_or_sys_is_one_line_exit_2(tmp_path):
 
 
 def test_usage_errors_are_one_line_exit_2(tmp_path):
-    photo = EXAMPLES_DIR / "astronaut.png"
+    photo = PHOTOS / "astronaut.png"
     assert "--out" in _one_line_error(_cli(photo), 2)
     for option, value, expect in (("--min-confidence", "nan", "min_confidence must be a number from 0 to 1"),
                                   ("--box-scale", "inf", "box_scale must be a number from 1 to 4"),
@@ -180,8 +180,8 @@ def test_a_shape_mediapipe_cannot_take_does_not_break_the_batch(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.new("RGB", (32767, 8), (90, 90, 90)).save(photos / "strip.png")
-    shutil.copy(EXAMPLES_DIR / "astronaut.png", photos / "b.png")
-    shutil.copy(EXAMPLES_DIR / "grace_hopper.jpg", photos / "c.jpg")
+    shutil.copy(PHOTOS / "astronaut.png", photos / "b.png")
+    shutil.copy(PHOTOS / "grace_hopper.jpg", photos / "c.jpg")
     proc = _cli(photos, "--out", tmp_path / "out", "--workers", "2", "--backend", "landmarks")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert [line for line in proc.stderr.splitlines() if "strip.png" in line] == [

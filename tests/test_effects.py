@@ -11,7 +11,7 @@ from core import segment
 from core.effects import MARGIN, anonymise, select
 from core.types import Instance, Result
 
-from .conftest import EXAMPLES_DIR, data_path
+from .conftest import PHOTOS, data_path
 
 
 def _result():
@@ -73,7 +73,7 @@ def _detail(image: np.ndarray, where: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def portrait():
-    return segment(EXAMPLES_DIR / "grace_hopper.jpg", backend="landmarks")
+    return segment(PHOTOS / "grace_hopper.jpg", backend="landmarks")
 
 
 @pytest.mark.parametrize("style", ["blur", "pixelate", "fill"])

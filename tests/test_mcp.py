@@ -11,7 +11,7 @@ import base64
 import httpx
 import pytest
 
-from .conftest import EXAMPLES_DIR
+from .conftest import PHOTOS
 from .live_server import serve_app
 
 pytest.importorskip("mcp", reason="the mcp package (gradio[mcp] extra) is not installed")
@@ -69,7 +69,7 @@ def test_an_mcp_client_segments_a_photo(app_url, tools):
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    photo = "data:image/jpeg;base64," + base64.b64encode((EXAMPLES_DIR / "three_portraits.jpg").read_bytes()).decode()
+    photo = "data:image/jpeg;base64," + base64.b64encode((PHOTOS / "three_portraits.jpg").read_bytes()).decode()
     name = tools["segment"]["name"]  # "segment_photo" here; on a Space "<space name>_segment_photo"
     arguments = {"image": photo}  # every other input has its default
 

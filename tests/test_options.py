@@ -9,7 +9,7 @@ import pytest
 from core import segment
 from core.options import check_options
 
-from .conftest import EXAMPLES_DIR
+from .conftest import PHOTOS
 
 PHOTO = np.full((64, 64, 3), 127, np.uint8)
 
@@ -49,7 +49,7 @@ def test_non_ascii_token_gets_the_exact_sentence(token):
 
     assert BAD_TOKEN == "This token is not valid (it contains characters a Replicate token never has)."
     for backend in ("auto", "replicate"):
-        result = segment(EXAMPLES_DIR / "astronaut.png", backend=backend, replicate_token=token)
+        result = segment(PHOTOS / "astronaut.png", backend=backend, replicate_token=token)
         assert result.backend == "landmarks"
         assert f"replicate not used: {BAD_TOKEN}" in result.messages, result.messages
         assert not any("UnicodeEncodeError" in m or token in m for m in result.messages)

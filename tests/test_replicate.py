@@ -19,7 +19,7 @@ from core.loading import load_image
 from .conftest import data_path, iou, truth
 from .fake_replicate import FakeReplicate, Plan, Scene, instances_of, realistic_regions
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
+EXAMPLE = Path(__file__).resolve().parents[1] / "tests" / "photos" / "astronaut.png"
 
 
 @pytest.fixture(autouse=True)

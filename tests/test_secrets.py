@@ -19,7 +19,7 @@ from .live_server import serve_app
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
-PHOTO = REPO / "examples" / "astronaut.png"
+PHOTO = REPO / "tests" / "photos" / "astronaut.png"
 SECRET = "r8_SENTINELsecret" + secrets.token_hex(12)  # the Space's REPLICATE_API_TOKEN
 VISITOR = "r8_SENTINELvisitor" + secrets.token_hex(12)  # a visitor's own token, pasted in Settings
 

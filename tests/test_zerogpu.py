@@ -22,7 +22,7 @@ from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.prompts import build_prompts  # noqa: E402
 
-from .conftest import EXAMPLES_DIR  # noqa: E402
+from .conftest import PHOTOS  # noqa: E402
 from .test_sam2 import KEY, random_tiny_sam2  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def fake_spaces():
 
 @pytest.fixture(scope="module")
 def photo():
-    rgb = load_image(EXAMPLES_DIR / "three_portraits.jpg")
+    rgb = load_image(PHOTOS / "three_portraits.jpg")
     return rgb, build_prompts(detect(rgb, DetectOptions()), rgb.shape)
 
 
