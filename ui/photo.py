@@ -271,7 +271,7 @@ def build_photo_tab() -> None:
                     token = gr.Textbox(value="", label="Replicate API token (optional, used for your requests only)",
                                        type="password", placeholder="r8_...")
             with gr.Column():
-                shown = gr.AnnotatedImage(label="Faces and hands", height=360, color_map=_colour_map(),
+                shown = gr.AnnotatedImage(label="Faces and hands", show_label=False, height=360, color_map=_colour_map(),
                                           elem_id="result")
                 status = gr.Markdown("Upload a photo or pick an example.", label="Status", elem_id="status")
                 with gr.Row():

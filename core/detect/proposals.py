@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..prompts import hand_scale
-from .faces import face_detection, faces_in
+from .faces import SURE_FACE_SCORE, face_detection, faces_in
 from .geometry import box_of, square_crop
 from .hands import hands_in
 
@@ -158,7 +158,11 @@ def look_at_hint(rgb: np.ndarray, point, conf: float, complexity: int = 0) -> tu
             return "hand", min(hands, key=lambda hd: _distance(hd[0], x, y))
         faces = [f for sel in (0, 1) for f in faces_in(crop, sel, conf, (x0, y0), view="hint") if _near(f[0], x, y)]
         if faces:
-            return "face", face_detection(rgb, max(faces, key=lambda f: f[1]))
+            face = face_detection(rgb, max(faces, key=lambda f: f[1]))
+            if face.landmark_kind == "face_mesh" or face.score >= SURE_FACE_SCORE:
+                return "face", face
+            # Neither the mesh nor a sure score: what BlazeFace reports on foliage and noise (0.5-0.64), so no
+            # face, even where clicked (the same evidence rule as the automatic pass); look wider.
     return None, None
 
 
