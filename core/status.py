@@ -11,9 +11,9 @@ BACKEND_WORDS = {
     "replicate": "Segment Anything 2 masks (Replicate)",
     "sam2": "Segment Anything 2 masks (on this Space)",
 }
-TOKEN_TIP = "Paste a Replicate token in Settings for Segment Anything 2 masks."
-CLICK_TIP = "Missed one? Click the photo where it is. Click a label under the result to select a mask to remove."
-NONE_TIP = "Click the photo where a face or hand is, and it is looked for again there."
+TOKEN_TIP = "For Segment Anything 2 masks, paste a Replicate token in Settings."
+CLICK_TIP = "Missed one? Click it on the photo. To remove a mask, click its label."
+NONE_TIP = "Click the photo where a face or hand is to look again there."
 
 
 def owner_notes(result, visitor_token: bool = False) -> list:

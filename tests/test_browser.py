@@ -1,6 +1,7 @@
 """End to end in a real browser, as a first-time visitor at 1280x900 and on a phone (390x844): an example is in
 the first viewport; clicking it shows the result with its label chips; a click on the photo looks again there
-(click-to-fix) and the status line says what it did; a mask is selected and removed (gone from the chips and the
+(click-to-fix) and the status line says what it did (on the Apollo 11 photo, a click finds a hand the automatic
+pass missed); a mask is selected and removed (gone from the chips and the
 downloads); reset brings it back; the masks zip downloads. Screenshots of both sizes are saved in artifacts/.
 
 Headless Chromium (Debian's package) is driven through Playwright's `executable_path`; nothing is downloaded.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -76,6 +78,21 @@ def _chips(page) -> list:
     return [t.strip() for t in page.locator("#result .legend-item").all_inner_texts()]
 
 
+def _wait_for_chips(page, chips: list, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _chips(page) != chips:
+        assert time.monotonic() < deadline, (_chips(page), chips)
+        page.wait_for_timeout(100)
+
+
+def _click_at_pixel(page, img, x: float, y: float) -> None:
+    """Click an image element at the photo's pixel (x, y): the picture is fitted inside the element (contain)."""
+    box = img.bounding_box()
+    nw, nh = img.evaluate("el => [el.naturalWidth, el.naturalHeight]")
+    s = min(box["width"] / nw, box["height"] / nh)
+    img.click(position={"x": (box["width"] - nw * s) / 2 + x * s, "y": (box["height"] - nh * s) / 2 + y * s})
+
+
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path):
     ctx, page, outside = _page(browser, size)
@@ -133,7 +150,7 @@ def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path
 
         reset.click()
         page.get_by_text("Back to the automatic result").wait_for(timeout=30_000)
-        assert _chips(page) == chips
+        _wait_for_chips(page, chips)
 
         if size == "desktop":  # a file that is no photo: said at upload, in the status line; the result cleared
             bad = tmp_path / "notes.jpg"
@@ -143,8 +160,17 @@ def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path
             page.get_by_text("not an image").wait_for(timeout=30_000)
             assert _chips(page) == []
             example.click()  # and the next example works as before
-            page.get_by_role("button", name="face-1", exact=True).wait_for(timeout=60_000)
-            assert _chips(page) == chips
+            _wait_for_chips(page, chips)
+
+        if size == "desktop":  # a real miss: Collins's clasped hands in the Apollo 11 photo, found by a click
+            page.locator("button:has(img[src*='04_apollo11'])").click()
+            page.get_by_role("button", name="face-3", exact=True).wait_for(timeout=60_000)
+            assert len([c for c in _chips(page) if c.startswith("hand-")]) == 4
+            _click_at_pixel(page, page.locator("#photo img").first, 280, 285)
+            page.get_by_text("added hand-3 (left)").wait_for(timeout=60_000)
+            assert len([c for c in _chips(page) if c.startswith("hand-")]) == 5
+            example.click()
+            _wait_for_chips(page, chips)
 
         page.evaluate("window.scrollTo(0, 0)")
         ARTIFACTS.mkdir(exist_ok=True)

@@ -68,10 +68,12 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
         anonymise_style: "blur", "pixelate" or "fill".
 
     Returns:
-        The photo with each mask drawn and labelled ("face-1", "hand-1 (left)", ...); a status line saying what was
-        found; download files (annotated PNG, zip of 0/255 mask PNGs and transparent cut-outs, result JSON, COCO
-        JSON); a JSON summary (per instance: label, kind, box, score, handedness, area in pixels, backend; plus
-        width, height, backend, timings and messages); the cut-outs; and the anonymised photo when asked for.
+        the photo with every mask drawn and labelled ("face-1", "hand-1 (left)", ...)
+        a status line saying what was found
+        downloads: annotated PNG, zip of 0/255 mask PNGs and transparent cut-outs, result JSON, COCO JSON
+        JSON summary: per instance label, kind, box, score, handedness, area, backend; width, height, timings
+        one transparent cut-out PNG per face and hand
+        the anonymised photo, when asked for
     """
     if image is None:
         raise gr.Error("Please upload a photo first (or pick an example).", print_exception=False)
@@ -283,12 +285,14 @@ def build_photo_tab() -> None:
                                             height=160, show_label=False)
                     with gr.Tab("Cut-outs"):
                         cutouts = gr.Gallery(label="Cut-outs", columns=4, height=240, object_fit="contain",
-                                             format="png", interactive=False, show_label=False)
+                                             format="png", interactive=False, show_label=False,
+                                             buttons=["download", "fullscreen"])
                     with gr.Tab("Anonymise"):
                         with gr.Row():
                             what = gr.Radio(ANONYMISE, value="off", label="Hide", scale=1)
                             style = gr.Radio(list(STYLES), value="blur", label="Style", scale=1)
-                        hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False)
+                        hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False,
+                                          buttons=["download", "fullscreen"])
                     with gr.Tab("JSON"):
                         details = gr.JSON(label="Result JSON", show_label=False)
         settings = [backend, min_conf, max_hands, box_scale, token]

@@ -16,7 +16,20 @@ VIDEO_EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.mp4"))]
 
 
 def run_video(video, anonymise="no", min_confidence=0.5, max_hands=6, progress=gr.Progress()):
-    """Segment every frame of a clip. Returns (annotated H.264 video, anonymised video or None, status, files)."""
+    """Find and mask every face and hand in every frame of a video clip, with labels that follow each one.
+
+    Args:
+        video: the clip (MP4, MOV, WebM, MKV, AVI, ...; up to 60 s).
+        anonymise: "no", or blur the "faces", "hands" or "all" of them in an extra video.
+        min_confidence: minimum detector confidence for a face or hand, 0.1 to 0.9.
+        max_hands: most hands per frame, 1 to 12.
+
+    Returns:
+        the annotated H.264 video, every face and hand outlined and labelled ("face-1", "hand-2 (left)")
+        the anonymised video, when asked for
+        a status line saying what was found
+        downloads: the MP4s, COCO JSON with one image per frame, result JSON
+    """
     from core.video_batch import process_video
 
     if not video:
