@@ -271,7 +271,7 @@ def test_nan_and_odd_slider_values_through_the_api_get_one_sentence(server, posi
     with open(PHOTOS / "astronaut.png", "rb") as fh:
         uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": ("astronaut.png", fh)}).json()[0]
     args = [{"path": uploaded, "meta": {"_type": "gradio.FileData"}, "orig_name": "astronaut.png"},
-            "landmarks", 0.5, 6, 1.5, ""]
+            "landmarks", 0.5, 6, 1.5, "", "off", "blur"]
     args[position] = value
     body = json.dumps({"data": args})  # NaN as the bare literal Python's json writes
     event = httpx.post(f"{base}/gradio_api/call/segment", content=body,

@@ -119,7 +119,7 @@ def test_nothing_on_disk_or_in_the_log_holds_the_token(app_with_secret):
     assert b"HTTP Request" in text or b"Running on" in text  # the log is the real one, not empty
     assert leaks(text) == []
     files = [p for p in tmp.rglob("*") if p.is_file()]
-    assert any(p.name == "result.json" for p in files) and any(p.suffix == ".webp" for p in files)
+    assert any(p.name.endswith("_result.json") for p in files) and any(p.suffix == ".webp" for p in files)
     for p in files:
         assert leaks(p.read_bytes()) == [], p
     api = json.dumps(client.view_api(print_info=False, return_format="dict")).encode()
