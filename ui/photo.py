@@ -1,8 +1,8 @@
 """The Photo tab: a photo in; every face and hand masked, labelled and downloadable; a click fixes a miss.
 
-One visitor's photo lives in a `PhotoSession` (kept in `SESSIONS` by Gradio's session id): the automatic result, the visitor's edits (points where
-something was missed, masks removed) and the result with those edits. Every action ends in `_present`, which
-draws, writes the downloads and says what happened, so all views of the result always agree.
+One visitor's photo lives in a `PhotoSession` (kept in `SESSIONS` by Gradio's session id): the automatic result,
+the visitor's edits (points where something was missed, masks removed) and the result with those edits. Every
+action ends in `_present`, which draws, writes the downloads and says what happened, so all views agree.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
     hit = _instance_at(session.result, x, y)
     if hit is not None:
         session.selected = hit.label
-        return _present(session, anonymise_, style, request, f"Selected {hit.label}: “Remove {hit.label}” drops it.")
+        return _present(session, anonymise_, style, request, _selected(hit.label))
     progress(0.2, desc="Looking again where you clicked")
     before = [inst.box for inst in session.result.instances]
     edits = session.edits.with_hint(x, y)
@@ -131,7 +131,7 @@ def on_select_mask(anonymise_, style, evt: gr.SelectData, request: gr.Request):
     if session is None or label is None:
         return _unchanged("")
     session.selected = label if evt.selected else None
-    did = f"Selected {label}: “Remove {label}” drops it." if evt.selected else ""
+    did = _selected(label) if evt.selected else ""
     return _present(session, anonymise_, style, request, did)
 
 
@@ -239,6 +239,10 @@ def _cleared(request, message: str):
     return None, message, None, None, [], None
 
 
+def _selected(label: str) -> str:
+    return f"Selected {label}: “Remove {label}” drops it."
+
+
 def _instance_at(result, x: float, y: float):
     h, w = result.image.shape[:2]
     xi, yi = int(x), int(y)
@@ -273,8 +277,8 @@ def build_photo_tab() -> None:
                     token = gr.Textbox(value="", label="Replicate API token (optional, used for your requests only)",
                                        type="password", placeholder="r8_...")
             with gr.Column():
-                shown = gr.AnnotatedImage(label="Faces and hands", show_label=False, height=360, color_map=_colour_map(),
-                                          elem_id="result")
+                shown = gr.AnnotatedImage(label="Faces and hands", show_label=False, height=360,
+                                          color_map=_colour_map(), elem_id="result")
                 status = gr.Markdown("Upload a photo or pick an example.", label="Status", elem_id="status")
                 with gr.Row():
                     remove = gr.Button("Remove", visible=False, size="sm", variant="stop")

@@ -10,7 +10,9 @@ import threading
 import time
 from collections import OrderedDict
 
-MAX_SESSIONS = 12  # a 16 MP photo's result with a few masks is ~0.1-0.2 GB
+# A 16 MP photo's session holds up to two Results (automatic, with clicks) of ~0.15 GB each with a few masks; most
+# photos are far smaller. 8 keep the worst case near 2.4 GB on a 16 GB Space.
+MAX_SESSIONS = 8
 SESSION_SECONDS = 900
 
 
