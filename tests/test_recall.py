@@ -41,12 +41,21 @@ def test_hint_on_background_adds_nothing_and_says_so():
 
 def test_hint_on_foliage_invents_no_face():
     """A click on the park in the card-thrower example found a "face" of score 0.57 with no mesh in a crop (what
-    BlazeFace reports on foliage and noise); hint faces now need the automatic pass's evidence."""
+    BlazeFace reports on foliage and noise); a face at a click now needs the mesh, a sure score or skin."""
     path = EXAMPLES_DIR / "01_card_thrower_gesturing_pxhere.jpg"
     plain = segment(path, backend="landmarks", draw=False)
     hinted = segment(path, backend="landmarks", draw=False, hints=[(5, 4)])
     assert [i.label for i in hinted.instances] == [i.label for i in plain.instances]
     assert hinted.messages == ["No face or hand was found near the point (5, 4)."]
+
+
+def test_hint_beside_a_found_face_adds_no_second_one():
+    """A click on the hair beside a found face finds that face again in the crops; it used to be added twice."""
+    path = data_path("celebamask_hq/images/c2.jpg")
+    plain = segment(path, backend="landmarks", draw=False)
+    hinted = segment(path, backend="landmarks", draw=False, hints=[(807, 514)])
+    assert [i.label for i in plain.instances] == [i.label for i in hinted.instances] == ["face-1"]
+    assert hinted.messages == ["The point (807, 514) is next to a face already found."]
 
 
 def test_hint_inside_a_found_instance_changes_nothing():

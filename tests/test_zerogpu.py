@@ -106,3 +106,10 @@ def test_the_backend_the_app_uses_has_no_wrapper_where_spaces_is_absent():
         pytest.skip("the spaces package is installed here")
     assert sam2.spaces is None and sam2._model_call is sam2._run_model
     assert "spaces" not in sys.modules
+
+
+def test_a_folder_named_spaces_is_not_the_package(monkeypatch):
+    """A folder "spaces" on the path (a download of the package's sources, say) imports as an empty namespace
+    package; the backend used to call its missing `GPU` at import and took `import core` down with it."""
+    module = fresh_sam2(monkeypatch, types.ModuleType("spaces"))
+    assert module.spaces is None and module._model_call is module._run_model

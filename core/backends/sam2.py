@@ -37,6 +37,8 @@ try:  # Hugging Face Spaces; not a requirement (absent everywhere else)
     import spaces
 except ImportError:
     spaces = None
+if not hasattr(spaces, "GPU"):  # a folder named "spaces" on the path imports as an empty namespace package
+    spaces = None
 
 DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 WEIGHT_FILES = ("config.json", "model.safetensors")  # what `from_pretrained` needs before it can run offline

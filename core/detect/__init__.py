@@ -82,12 +82,23 @@ def detect_hints(rgb: np.ndarray, detections: list, hints, options: DetectOption
             continue
         kind, found = look_at_hint(rgb, (x, y), options.min_confidence, options.hand_complexity)
         if kind == "hand":
-            out.append(hand_detections([found], 1)[0])
-        elif kind == "face":
-            out.append(found)
-        else:
+            found = hand_detections([found], 1)[0]
+        if kind is None:
             messages.append(f"No face or hand was found near the point ({x:.0f}, {y:.0f}).")
+        elif any(d.kind == kind and _same_place(d.box, found.box) for d in out):
+            # A click just beside a found face or hand (its hair, its wrist) finds that one again in the crops.
+            messages.append(f"The point ({x:.0f}, {y:.0f}) is next to a {kind} already found.")
+        else:
+            out.append(found)
     return out, messages
+
+
+def _same_place(a, b) -> bool:
+    """Two boxes of one face or hand: they overlap (IoU 0.3), or the smaller lies mostly inside the larger (a mesh
+    box inside BlazeFace's)."""
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return box_iou(a, b) >= 0.3 or (smaller > 0 and inter / smaller >= 0.6)
 
 
 def _inside(det: Detection, x: float, y: float) -> bool:
