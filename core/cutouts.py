@@ -11,15 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .detect.geometry import mask_bounds
+
 MARGIN = 0.04  # transparent border around the mask's bounding box, as a share of its longer side (at least 2 px)
-
-
-def mask_bounds(mask: np.ndarray):
-    """(x0, y0, x1, y1) of the mask's True pixels (x1, y1 exclusive), or None for an empty mask."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if len(rows) == 0:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def cutout(result, instance, margin: float = MARGIN) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .cutouts import mask_bounds
+from .detect.geometry import mask_bounds
 
 TARGETS = ("faces", "hands", "all")
 STYLES = ("blur", "pixelate", "fill")

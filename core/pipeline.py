@@ -9,6 +9,7 @@ import numpy as np
 from . import backends
 from .backends.base import BackendUnavailable
 from .detect import DetectOptions, detect, detect_hints
+from .detect.geometry import mask_bounds
 from .loading import load_image_with_pixels
 from .options import check_options
 from .prompts import build_prompts
@@ -139,10 +140,8 @@ def _points(hints, scale: float) -> list:
 
 
 def _mask_box(mask: np.ndarray, fallback) -> tuple:
-    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    if len(ys) == 0:
-        return tuple(int(round(v)) for v in fallback)
-    return (int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
+    """The mask's bounds, or the detection's box rounded when the mask is empty."""
+    return mask_bounds(mask) or tuple(int(round(v)) for v in fallback)
 
 
 class _Timer:

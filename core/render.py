@@ -16,6 +16,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from .detect.geometry import mask_bounds
+
 # Distinct, colour-blind-friendly hues (Okabe-Ito without black), RGB.
 PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
            (204, 121, 167)]
@@ -213,7 +215,5 @@ def _draw_tag(img: np.ndarray, tag: Tag) -> None:
 
 
 def _bounds(mask: np.ndarray) -> tuple:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if len(rows) == 0:
-        return (0, 0, 0, 0)
-    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    """The mask's bounds; (0, 0, 0, 0) for an empty mask (nothing to fill or outline)."""
+    return mask_bounds(mask) or (0, 0, 0, 0)

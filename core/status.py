@@ -27,14 +27,6 @@ def owner_notes(result, visitor_token: bool = False) -> list:
     return notes
 
 
-def found_line(result) -> str:
-    """'1 face and 2 hands found' / 'No face or hand found'."""
-    nf, nh = len(result.faces), len(result.hands)
-    if not result.instances:
-        return "No face or hand found"
-    return f"{nf} face{'s' if nf != 1 else ''} and {nh} hand{'s' if nh != 1 else ''} found"
-
-
 def visitor_status(result, visitor_token: bool = False, did: str = "") -> str:
     """Markdown for the status line: the count in bold, the kind of masks and time, `did` (what the visitor's
     last action did, e.g. "Your click added hand-3."), notes about this photo, and the next step."""
@@ -42,7 +34,8 @@ def visitor_status(result, visitor_token: bool = False, did: str = "") -> str:
     how = BACKEND_WORDS.get(result.backend, f"Masks from {result.backend}")
     ms = result.timings.get("total", 0)
     took = f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-    lines = [f"**{found_line(result)}** · {how}, {took}."]
+    found = result.found() + (" found" if result.instances else "")
+    lines = [f"**{found}** · {how}, {took}."]
     if did:
         lines.append(did)
     lines += [f"- {m}" for m in result.messages if m not in owner]

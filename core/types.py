@@ -100,13 +100,16 @@ class Result:
     def hands(self) -> list:
         return [i for i in self.instances if i.kind == "hand"]
 
+    def found(self) -> str:
+        """What was found: '1 face and 2 hands', or 'No face or hand found'."""
+        nf, nh = len(self.faces), len(self.hands)
+        if not self.instances:
+            return "No face or hand found"
+        return f"{nf} face{'s' if nf != 1 else ''} and {nh} hand{'s' if nh != 1 else ''}"
+
     def headline(self) -> str:
         """What was found, by which backend, how fast: '1 face and 2 hands · backend: landmarks · 95 ms'."""
-        nf, nh = len(self.faces), len(self.hands)
-        found = f"{nf} face{'s' if nf != 1 else ''} and {nh} hand{'s' if nh != 1 else ''}"
-        if not self.instances:
-            found = "No face or hand found"
-        return f"{found} · backend: {self.backend} · {self.timings.get('total', 0):.0f} ms"
+        return f"{self.found()} · backend: {self.backend} · {self.timings.get('total', 0):.0f} ms"
 
     def summary(self) -> str:
         """The headline and, after it, why a backend was not used or fell back (one line, for logs and CLIs)."""

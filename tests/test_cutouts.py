@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from core import segment
-from core.cutouts import MARGIN, cutout, cutouts, mask_bounds
+from core.cutouts import MARGIN, cutout, cutouts
+from core.detect.geometry import mask_bounds
 
 from .conftest import data_path
 

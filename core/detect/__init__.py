@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .faces import detect_faces, face_detection, faces_from_pose
-from .geometry import box_iou
+from .geometry import box_intersection, box_iou
 from .hands import hand_detections, hands_in, implausible_hand, lower_hands, merge_hands, mirrored_hands
 from .proposals import look_again, look_at_hint, skin_proposals
 from ..types import Detection
@@ -96,7 +96,7 @@ def detect_hints(rgb: np.ndarray, detections: list, hints, options: DetectOption
 def _same_place(a, b) -> bool:
     """Two boxes of one face or hand: they overlap (IoU 0.3), or the smaller lies mostly inside the larger (a mesh
     box inside BlazeFace's)."""
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = box_intersection(a, b)
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return box_iou(a, b) >= 0.3 or (smaller > 0 and inter / smaller >= 0.6)
 

@@ -1,15 +1,26 @@
-"""Box arithmetic and crops shared by the face and hand detectors."""
+"""Box arithmetic, crops and mask bounds, shared by the detectors and by what reads their results."""
 from __future__ import annotations
 
 import numpy as np
 
 
+def box_intersection(a, b) -> float:
+    """The area two (x0, y0, x1, y1) boxes share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    inter = box_intersection(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def mask_bounds(mask: np.ndarray):
+    """(x0, y0, x1, y1) of the mask's True pixels (x1, y1 exclusive), or None for an empty mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def box_of(points: np.ndarray) -> tuple:

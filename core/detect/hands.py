@@ -14,7 +14,7 @@ import numpy as np
 from ..prompts import hand_scale
 from ..types import Detection
 from . import graphs
-from .geometry import box_iou, box_of
+from .geometry import box_intersection, box_iou, box_of
 
 
 def hands_in(rgb: np.ndarray, conf: float, complexity: int = 0, view: str = "photo", offset=(0, 0)) -> list:
@@ -71,9 +71,7 @@ def _same_hand(a, b) -> bool:
         return True
     small, large = (a, b) if hand_scale(a[2]) <= hand_scale(b[2]) else (b, a)
     sx0, sy0, sx1, sy1 = small[0]
-    lx0, ly0, lx1, ly1 = large[0]
-    inter = max(0.0, min(sx1, lx1) - max(sx0, lx0)) * max(0.0, min(sy1, ly1) - max(sy0, ly0))
-    inside = inter / max((sx1 - sx0) * (sy1 - sy0), 1e-6)
+    inside = box_intersection(small[0], large[0]) / max((sx1 - sx0) * (sy1 - sy0), 1e-6)
     return inside >= 0.7 and hand_scale(small[2]) < 0.6 * hand_scale(large[2])
 
 
