@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from core import segment  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
-from core.prompts import build_prompts  # noqa: E402
+from core.masks.prompts import build_prompts  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
 from .edges import straight_edge_share  # noqa: E402

@@ -24,8 +24,8 @@ from core.backends.base import Candidates  # noqa: E402
 from core.backends.replicate import SAM_SIDE, MosaicLayout, _fit  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
-from core.prompts import build_prompts  # noqa: E402
-from core.selection import choose, make_exclusive, rectangle_choice  # noqa: E402
+from core.masks.prompts import build_prompts  # noqa: E402
+from core.masks.selection import choose, make_exclusive, rectangle_choice  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
 from .quality import iou, union_of  # noqa: E402

@@ -113,7 +113,7 @@ def sam2_rows(photos, by_source, repeat: int, note: str) -> None:
 
     from core.backends import sam2
     from core.detect import DetectOptions, detect
-    from core.prompts import build_prompts
+    from core.masks.prompts import build_prompts
 
     backend, loaded = sam2.Sam2Backend(), sam2.load(sam2.model_id())
     rows = defaultdict(list)

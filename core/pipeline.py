@@ -12,9 +12,9 @@ from .detect import DetectOptions, detect, detect_hints
 from .detect.geometry import mask_bounds
 from .loading import load_image_with_pixels
 from .options import check_options
-from .prompts import build_prompts
+from .masks.prompts import build_prompts
 from .render import annotate
-from .selection import choose, make_exclusive
+from .masks.selection import choose, make_exclusive
 from .types import Instance, Result
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from bench.data import DEFAULT_DATA, samples
 from core import segment
 from core.detect import DetectOptions, detect
 from core.loading import load_image
-from core.prompts import build_prompts, hand_prior
+from core.masks.prompts import build_prompts, hand_prior
 
 from .conftest import data_path, iou, truth
 

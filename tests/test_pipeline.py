@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import core
-from core.prompts import expand_box
+from core.masks.prompts import expand_box
 
 from .conftest import data_path, iou, truth
 

@@ -21,7 +21,7 @@ from core import backends, selection  # noqa: E402
 from core.backends import BackendUnavailable, sam2  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
-from core.prompts import build_prompts  # noqa: E402
+from core.masks.prompts import build_prompts  # noqa: E402
 from core.types import Detection, Prompt  # noqa: E402
 
 from .conftest import data_path  # noqa: E402

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from core.backends.base import Candidates
-from core.prompts import expand_box
-from core.selection import FALLBACK_NOTE, choose, make_exclusive, rectangle_choice
+from core.masks.prompts import expand_box
+from core.masks.selection import FALLBACK_NOTE, choose, make_exclusive, rectangle_choice
 from core.types import Detection, Prompt
 
 from .conftest import DATA, iou

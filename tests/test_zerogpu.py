@@ -20,7 +20,7 @@ pytest.importorskip("transformers", reason="optional SAM2 install absent (pip in
 from core.backends import sam2  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
-from core.prompts import build_prompts  # noqa: E402
+from core.masks.prompts import build_prompts  # noqa: E402
 
 from .conftest import PHOTOS  # noqa: E402
 from .test_sam2 import KEY, random_tiny_sam2  # noqa: E402

@@ -3,7 +3,7 @@
 A backend receives the photo and the prompts (built from landmarks before it runs) and returns, per prompt,
 candidate masks. It may also return a shared pool of whole-photo candidates (automatic mask generation) that
 any instance can draw from. The pipeline, not the backend, picks each instance's mask by agreement with the
-landmark prior (`core.selection`), so every backend is judged the same way.
+landmark prior (`core.masks.selection`), so every backend is judged the same way.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..refine import refine_with_grabcut
+from ..masks.refine import refine_with_grabcut
 from .base import Backend, Candidates
 
 # Uncertain band (fraction of the instance's size) that refinement may move the border within: (inside, outside).

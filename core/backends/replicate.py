@@ -2,7 +2,7 @@
 
 The image SAM 2 models on Replicate (`meta/sam-2`, `lucataco/segment-anything-2`) do automatic mask generation
 only: they take no boxes or points. So one prediction per photo yields every candidate mask, and the landmark
-judge in `core.selection` picks each instance's mask from that shared pool.
+judge in `core.masks.selection` picks each instance's mask from that shared pool.
 
 The token comes from the `replicate_token` option (a visitor's own, per request) or `REPLICATE_API_TOKEN`
 (the Space secret). It is sent only to the API host and never written anywhere: every message that leaves this

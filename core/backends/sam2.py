@@ -2,7 +2,7 @@
 
 The expensive step (the image embedding) runs once per photo; every instance's prompt (expanded box, landmark
 points, negative points on neighbouring instances) is decoded in one batched call. Each prompt gets the model's three
-multimask candidates with its IoU predictions; `core.selection.choose` picks among them against the landmark prior,
+multimask candidates with its IoU predictions; `core.masks.selection.choose` picks among them against the landmark prior,
 like every other backend.
 
 Optional install (`pip install -r requirements-sam2.txt`); nothing here imports torch until the backend is used.

@@ -1,4 +1,4 @@
-"""Box arithmetic, crops and mask bounds, shared by the detectors and by what reads their results."""
+"""Box arithmetic, crops, mask bounds and hand size, shared by the detectors and by what reads their results."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +21,13 @@ def mask_bounds(mask: np.ndarray):
     if len(rows) == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def hand_scale(pts: np.ndarray) -> float:
+    """A size for the hand that does not depend on finger pose: palm width and palm length."""
+    palm_w = np.linalg.norm(pts[5] - pts[17])
+    palm_l = np.linalg.norm(pts[0] - pts[9])
+    return float(max(palm_w, 0.6 * palm_l, 1.0))
 
 
 def box_of(points: np.ndarray) -> tuple:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..prompts import hand_scale
+from .geometry import hand_scale
 from ..types import Detection
 from . import graphs
 from .geometry import box_intersection, box_iou, box_of

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..prompts import hand_scale
+from .geometry import hand_scale
 from .faces import SURE_FACE_SCORE, face_detection, faces_in
 from .geometry import box_of, square_crop
 from .hands import hands_in

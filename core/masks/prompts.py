@@ -8,7 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .types import Detection, Prompt
+from ..detect.geometry import hand_scale
+from ..types import Detection, Prompt
 
 
 # Face-mesh points well inside the face (nose tip, between the brows, cheeks, chin) used as positive prompts.
@@ -25,13 +26,6 @@ def expand_box(box, scale: float, width: int, height: int) -> tuple:
     x0, y0 = max(0, int(np.floor(cx - hw))), max(0, int(np.floor(cy - hh)))
     x1, y1 = min(width, int(np.ceil(cx + hw))), min(height, int(np.ceil(cy + hh)))
     return (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
-
-
-def hand_scale(pts: np.ndarray) -> float:
-    """A size for the hand that does not depend on finger pose: palm width and palm length."""
-    palm_w = np.linalg.norm(pts[5] - pts[17])
-    palm_l = np.linalg.norm(pts[0] - pts[9])
-    return float(max(palm_w, 0.6 * palm_l, 1.0))
 
 
 # Upper face-oval points (temple to temple over the forehead) and the mesh's top and chin points.

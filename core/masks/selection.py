@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .backends.base import Candidates
+from ..backends.base import Candidates
 
 MIN_AGREEMENT = 0.5  # below this fit with the prior (of the best choice), the prior is used instead
 W_COVER, W_SPILL, W_STEAL = 0.25, 0.6, 0.5
