@@ -43,6 +43,8 @@ def _factory(key):
         _, complexity, conf, _view = key
         return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=MAX_HANDS_PER_GRAPH,
                                         model_complexity=complexity, min_detection_confidence=conf)
+    if kind == "selfie":  # the person silhouette that refines mask borders (core/masks/silhouette.py)
+        return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
     if kind == "pose":
         return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False,
                                       min_detection_confidence=0.5)
@@ -72,7 +74,8 @@ def _get(key):
 def run(key: tuple, rgb):
     """Run the graph named by `key` on an RGB uint8 array; returns MediaPipe's result object.
 
-    Keys: ("face_detection", 0|1, view), ("face_mesh",), ("pose",), ("hands", complexity, confidence, view).
+    Keys: ("face_detection", 0|1, view), ("face_mesh",), ("pose",), ("selfie",),
+    ("hands", complexity, confidence, view).
     A view name gives a second graph of the same model so that two views can run at once on both cores."""
     graph, lock = _get(key)
     with lock:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..detect.geometry import hand_scale
 from ..types import Detection, Prompt
+from .skeleton import skeleton_mask
 
 
 # Face-mesh points well inside the face (nose tip, between the brows, cheeks, chin) used as positive prompts.
@@ -147,5 +148,19 @@ def build_prompts(detections: list, shape, box_scale: float = 1.5) -> list:
                if ebox[0] <= p[0] < ebox[2] and ebox[1] <= p[1] < ebox[3]]
         limit = hand_limit(det, shape) if det.kind == "hand" else None
         prompts.append(Prompt(i, det, ebox, prior_mask(det, shape), positives[i],
-                              np.array(neg, np.float64).reshape(-1, 2), limit))
+                              np.array(neg, np.float64).reshape(-1, 2), limit, certain_foreground(det, shape, limit)))
     return prompts
+
+
+# The bones are drawn this wide (share of hand_scale) as certain foreground: well inside a finger (about 0.25 of
+# the palm's width), so a landmark a little off the finger's axis still marks finger, not background.
+BONE_WIDTH = 0.10
+
+
+def certain_foreground(det: Detection, shape, limit: np.ndarray | None = None) -> np.ndarray | None:
+    """What the landmarks prove is this instance: a hand's 20 bones (MediaPipe put its joints there), within its
+    wrist limit. None for faces (the mask stage keeps a face's mesh interior its own way)."""
+    if det.kind != "hand":
+        return None
+    bones = skeleton_mask(det.landmarks, shape, max(BONE_WIDTH * hand_scale(det.landmarks), 1.0))
+    return bones if limit is None else bones & limit

@@ -7,6 +7,10 @@ split into fingers) is scored against the instance's landmark prior:
     score = fit + W_COVER * landmark coverage - W_SPILL * share outside the expanded box
             - W_STEAL * share of other instances' landmark points it covers
 
+(landmark coverage: for a hand, of points along its 20 bones). The chosen mask is then repaired with what the
+landmarks prove (`Prompt.sure`, a hand's bones) when it misses part of them: a model's mask that cuts off a finger
+gets the finger back.
+
 The margin exists because a prior is drawn from landmarks (a face oval, a hand skeleton) and is thinner than the
 real thing; plain IoU with it prefers a piece of a hand over the whole hand. So a background blob, the neck, a
 whole head with hair, a hand with its arm or a face+hand merge lose to the face or hand itself, which a
@@ -18,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..backends.base import Candidates
+from .skeleton import missing_fingers, skeleton_mask, skeleton_points
 
 MIN_AGREEMENT = 0.5  # below this fit with the prior (of the best choice), the prior is used instead
 W_COVER, W_SPILL, W_STEAL = 0.25, 0.6, 0.5
@@ -56,7 +61,10 @@ class _Judge:
         r = max(1, int(round(MARGIN.get(prompt.detection.kind, 0.1) * size / k)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         self.grown = cv2.dilate(self.prior.astype(np.uint8), kernel) > 0
-        self.own = self._points(prompt.detection.landmarks)
+        det = prompt.detection
+        # A hand is judged on its bones (points along them), not only its 21 joints: a candidate that cuts off a
+        # finger between its joints loses this share.
+        self.own = self._points(skeleton_points(det.landmarks) if len(det.landmarks) == 21 else det.landmarks)
         self.others = self._points(np.concatenate([o for o in others if len(o)], 0) if any(len(o) for o in others)
                                    else np.zeros((0, 2)))
 
@@ -113,8 +121,29 @@ def choose(prompts: list, cands: Candidates) -> list:
         if mask is None or agree < MIN_AGREEMENT:
             out.append((prompt.prior.copy(), FALLBACK_NOTE))
         else:
-            out.append((mask, ""))
+            out.append((repair(prompt, mask), ""))
     return out
+
+
+REPAIR_BELOW = 0.5  # a finger a model's mask holds less than half of is cut off: its bones are added
+
+
+def repair(prompt, mask: np.ndarray) -> np.ndarray:
+    """The mask with the fingers it cuts off added back (a hand's bones from `Prompt.sure`). A finger the mask
+    holds is left as it is: the model's border is finer than drawn bones."""
+    if prompt.sure is None or len(prompt.detection.landmarks) != 21:
+        return mask
+    missing = missing_fingers(mask, prompt.detection.landmarks, REPAIR_BELOW)
+    if not missing:
+        return mask
+    reach = skeleton_mask(prompt.detection.landmarks, mask.shape, 4.0 * _width(prompt.sure), missing)
+    return mask | (prompt.sure & reach)
+
+
+def _width(sure: np.ndarray) -> float:
+    """About how wide the drawn bones are: twice the largest distance from their inside to their border."""
+    inner = cv2.distanceTransform(sure.astype(np.uint8), cv2.DIST_L2, 3)
+    return max(2.0 * float(inner.max()), 1.0)
 
 
 def best_mask(prompt, options: list, others: list, shape) -> tuple:

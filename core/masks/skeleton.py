@@ -17,9 +17,7 @@ BONES = tuple((a, b) for chain in FINGER_CHAINS for a, b in zip(chain, chain[1:]
 
 def skeleton_points(landmarks: np.ndarray, per_bone: int = 10) -> np.ndarray:
     """(20 * per_bone, 2) points evenly spaced along the bones, ends included once per bone."""
-    pts = np.asarray(landmarks, np.float64)
-    t = (np.arange(per_bone) + 0.5) / per_bone
-    return np.concatenate([pts[a] + t[:, None] * (pts[b] - pts[a]) for a, b in BONES], 0)
+    return _along(landmarks, BONES, per_bone)
 
 
 def skeleton_coverage(mask: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = None) -> float | None:
@@ -37,11 +35,31 @@ def skeleton_coverage(mask: np.ndarray, landmarks: np.ndarray, within: np.ndarra
     return float(mask[pts[:, 1], pts[:, 0]].mean())
 
 
-def skeleton_mask(landmarks: np.ndarray, shape, width: float) -> np.ndarray:
-    """The 20 bones drawn as lines `width` pixels thick, with round joints (bool, photo-sized)."""
+def missing_fingers(mask: np.ndarray, landmarks: np.ndarray, below: float) -> list:
+    """The bones of each finger (past its knuckle: the palm's bones from the wrist are left out, as a wrist-cut
+    mask may end there) of which `mask` holds less than `below`."""
+    out = []
+    for chain in FINGER_CHAINS:
+        bones = list(zip(chain[1:], chain[2:]))
+        pts = np.floor(_along(landmarks, bones, 6)).astype(int)
+        h, w = mask.shape[:2]
+        pts = pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
+        if len(pts) and mask[pts[:, 1], pts[:, 0]].mean() < below:
+            out += bones
+    return out
+
+
+def _along(landmarks, bones, per_bone: int) -> np.ndarray:
+    pts = np.asarray(landmarks, np.float64)
+    t = (np.arange(per_bone) + 0.5) / per_bone
+    return np.concatenate([pts[a] + t[:, None] * (pts[b] - pts[a]) for a, b in bones], 0)
+
+
+def skeleton_mask(landmarks: np.ndarray, shape, width: float, bones=BONES) -> np.ndarray:
+    """The bones (all 20 unless told) drawn as lines `width` pixels thick, with round joints (bool, photo-sized)."""
     out = np.zeros(shape[:2], np.uint8)
     pts = np.round(np.asarray(landmarks, np.float64) * 4).astype(np.int32)  # 2 fractional bits: sub-pixel lines
     thick = max(int(round(width)), 1)
-    for a, b in BONES:
+    for a, b in bones:
         cv2.line(out, tuple(pts[a]), tuple(pts[b]), 1, thick, cv2.LINE_8, shift=2)
     return out.astype(bool)
