@@ -27,6 +27,7 @@ FILL = 0.35
 OUTLINE_PX = 2
 TRUTH_PX = 2
 VIEW_MIN_SIDE = 900  # smaller photos are enlarged by a whole factor until their longer side reaches this
+DOT_SHARE = 450  # a bone point's dot radius is the picture's longer side over this (2-4 px)
 INSIDE, OUTSIDE, WHITE = (0, 220, 0), (255, 30, 30), (255, 255, 255)
 
 
@@ -51,7 +52,7 @@ def overlay(rgb: np.ndarray, instances: list, truth=None) -> np.ndarray:
         cv2.drawContours(out, contours, -1, label_colour(inst.label), OUTLINE_PX)
     if truth is not None:
         out[_thicken(boundary(_enlarge(truth, k)), TRUTH_PX)] = WHITE
-    radius = max(1, k)
+    radius = max(1, round(max(out.shape[:2]) / DOT_SHARE))
     for inst, m in zip(instances, masks):
         lm = hand_landmarks(inst)
         if lm is None:
