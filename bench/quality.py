@@ -1,21 +1,44 @@
 """Mask quality on the shared labelled photos, per source and class, for each backend and the box baseline.
 
-    python -m bench.quality --data ../shared/data [--backends landmarks] [--sources egohands,...] [--per-photo]
+    python -m bench.quality [--data ../shared/data] [--backends landmarks] [--sources egohands,...] [--per-photo]
+                            [--show DIR] [--photos PATH ...]
 
-Exact sources (`_face`, `_hand` masks): mean IoU of the union of predicted masks of that kind with the truth, and
-misses (truth present, nothing predicted). FASSEG sources (`_skin`, `_features`): face precision (share of
-predicted face pixels on skin), feature coverage (share of eyes+nose+mouth covered) and found rate.
+Two tables, one for faces and one for hands; a row is a source and a method: a backend, `box-1.5x` (the peers'
+answer: each detection's 1.5x box, filled) or `truth` (the labels themselves, scored where that makes sense).
+
+Exact sources (`_face`, `_hand` masks), per class on the union of predicted masks of that kind:
+  iou    mean IoU with the truth.
+  bF     mean boundary F (`bench.mask_metrics.boundary_f`, the DAVIS contour measure): how much of the predicted
+         outline lies within 0.8% of the photo diagonal of the true outline and the reverse, harmonic mean. It sees
+         a lost finger or a ragged hairline that IoU, ruled by the mask's bulk, hardly notices.
+  miss   photos where the truth has the class and nothing of that kind was predicted.
+FASSEG sources (`_skin`, `_features`; skin includes neck and ears, so no exact face): `found` = share of photos
+with a face predicted, `precision` = share of predicted face pixels on skin, `coverage` = share of the eyes, nose
+and mouth covered.
 
 hand found: labelled hands found / labelled hands. A photo's hand mask is split into connected components (one per
 hand; hands that touch count as one), components under 0.1% of the photo are specks and ignored, and a hand is
 found when the union of predicted hand masks covers at least 30% of it. An IoU over the union of all hands can
 stay high while a small hand is missed; this column does not.
 
-straight: mean over predicted instances of the straight-edge figure (`bench.edges`: share of the outline, off the
+Skeleton (hand sources), per predicted hand with MediaPipe's 21 landmarks (the box baseline's boxes carry their
+detection's landmarks): skeleton kept = `core.masks.skeleton.skeleton_coverage(mask, landmarks, within=truth)`,
+the share of points along the hand's 20 bones inside its mask, counting only points the label says are hand (a
+predicted hand the label does not know is skipped). `skel` is its mean, `skel min` its minimum and `skel<0.95`
+how many hands keep less than 0.95 of their bones, of how many. A hand can score a high IoU with a finger cut off;
+it cannot keep its skeleton.
+
+straight: mean over masks of that kind of the straight-edge figure (`bench.edges`: share of the outline, off the
 photo border, on axis-parallel runs longer than a quarter of the box side). The `truth` rows score each
 ground-truth component of the exact sources the same way, as the reference for outlines drawn by people.
 
---per-photo: one line per hand photo for the first backend: hands labelled, hands found, hand IoU.
+--per-photo: one line per hand photo for the first backend: hands labelled, found, hand IoU, hand boundary F and
+the smallest skeleton kept of its hands.
+--show DIR: for each photo, DIR/<source>/<stem>.png (see `bench.overlays`: the first backend's masks, the true
+outline in white, each hand's bone points green inside its mask, red outside) and each instance's cut-out beside
+it as <stem>__<label>.png.
+--photos PATH ...: also segment these unlabelled photos with the first backend and print, per hand, the skeleton
+kept (within nothing: every bone point counts); with --show, their overlays and cut-outs go to DIR/photos/.
 """
 from __future__ import annotations
 
@@ -23,6 +46,8 @@ import argparse
 import logging
 import os
 from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,27 +59,30 @@ from core import segment  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.masks.prompts import build_prompts  # noqa: E402
+from core.masks.skeleton import skeleton_coverage, skeleton_points  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
 from .edges import straight_edge_share  # noqa: E402
+from .mask_metrics import boundary_f, iou, union_of  # noqa: E402
+from .overlays import hand_landmarks, write_cutouts, write_overlay  # noqa: E402
 
 BOX = "box-1.5x"
 TRUTH = "truth"
 EXACT_CLASSES = ("face", "hand")  # classes whose masks are drawn outlines (FASSEG skin includes neck and ears)
 SPECK_SHARE = 0.001  # a ground-truth component smaller than this share of the photo is a labelling speck
 HAND_FOUND_COVER = 0.3  # a labelled hand is found when predicted hand masks cover this share of it
+SKELETON_KEPT = 0.95  # a hand keeping less of its skeleton than this has lost part of a finger (or more)
 
 
-def iou(a, b) -> float:
-    u = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / u) if u else 1.0
+@dataclass
+class BoxInstance:
+    """One box of the baseline, shaped like a `core.types.Instance` where the scores look."""
 
-
-def union_of(shape, masks) -> np.ndarray:
-    out = np.zeros(shape, bool)
-    for m in masks:
-        out |= m
-    return out
+    kind: str
+    label: str
+    mask: np.ndarray
+    landmarks: np.ndarray
+    landmark_kind: str
 
 
 def components(mask) -> list:
@@ -65,34 +93,55 @@ def components(mask) -> list:
     return [p for p in parts if p.sum() >= min_area]
 
 
-def box_baseline(rgb) -> dict:
+def box_baseline(rgb) -> list:
     """The peers' answer: each detection's 1.5x expanded rectangle, filled."""
     prompts = build_prompts(detect(rgb, DetectOptions()), rgb.shape, 1.5)
-    out = defaultdict(list)
+    out = []
     for p in prompts:
         m = np.zeros(rgb.shape[:2], bool)
         x0, y0, x1, y1 = p.expanded_box
         m[y0:y1, x0:x1] = True
-        out[p.detection.kind].append(m)
+        d = p.detection
+        out.append(BoxInstance(d.kind, f"{d.kind}-{p.index + 1}", m, d.landmarks, d.landmark_kind))
     return out
 
 
-def score_sample(sample, pred: dict, shape, stats):
+def masks_of(pred: list, kind: str) -> list:
+    return [inst.mask for inst in pred if inst.kind == kind]
+
+
+def skeleton_kept(pred: list, truth_hand) -> list:
+    """Skeleton kept by each predicted hand with 21 landmarks, counting the bone points inside `truth_hand`
+    (None: all); hands with no point that counts are left out."""
+    out = []
+    for inst in pred:
+        lm = hand_landmarks(inst)
+        if lm is not None:
+            kept = skeleton_coverage(inst.mask, lm, within=truth_hand)
+            if kept is not None:
+                out.append(kept)
+    return out
+
+
+def score_sample(sample, pred: list, shape, stats):
     """Add one photo's scores for one method to `stats` (key -> list of values)."""
     stats[("photo", "n")].append(1.0)
-    for cls in ("face", "hand"):
+    for cls in EXACT_CLASSES:
         if cls in sample.masks:
             truth = sample.mask(cls)
-            p = union_of(shape, pred.get(cls, []))
+            p = union_of(shape, masks_of(pred, cls))
             stats[(cls, "iou")].append(iou(p, truth))
+            stats[(cls, "bF")].append(boundary_f(p, truth))
             stats[(cls, "miss")].append(float(truth.any() and not p.any()))
     if "hand" in sample.masks:
-        p = union_of(shape, pred.get("hand", []))
-        for hand in components(sample.mask("hand")):
+        truth = sample.mask("hand")
+        p = union_of(shape, masks_of(pred, "hand"))
+        for hand in components(truth):
             stats[("hand", "found")].append(float((p & hand).sum() / hand.sum() >= HAND_FOUND_COVER))
+        stats[("hand", "skel")].extend(skeleton_kept(pred, truth))
     if "skin" in sample.masks:
         skin, feat = sample.mask("skin"), sample.mask("features")
-        p = union_of(shape, pred.get("face", []))
+        p = union_of(shape, masks_of(pred, "face"))
         found = p.any()
         stats[("face", "found")].append(float(found))
         if found:
@@ -100,9 +149,8 @@ def score_sample(sample, pred: dict, shape, stats):
             stats[("face", "coverage")].append(float((p & feat).sum() / max(feat.sum(), 1)))
         else:
             stats[("face", "coverage")].append(0.0)
-    for masks in pred.values():
-        for m in masks:
-            add_straight(stats, m)
+    for inst in pred:
+        add_straight(stats, inst.kind, inst.mask)
 
 
 def score_truth(sample, stats):
@@ -113,78 +161,149 @@ def score_truth(sample, stats):
     stats[("photo", "n")].append(1.0)
     for cls in exact:
         for part in components(sample.mask(cls)):
-            add_straight(stats, part)
+            add_straight(stats, cls, part)
 
 
-def add_straight(stats, mask):
+def add_straight(stats, kind, mask):
     share = straight_edge_share(mask)
     if share is not None:
-        stats[("all", "straight")].append(share)
+        stats[(kind, "straight")].append(share)
 
 
-def per_photo_hands(sample, pred: dict, shape) -> dict:
+def per_photo_hands(sample, pred: list, shape) -> dict:
     """One hand photo's line for --per-photo."""
-    p = union_of(shape, pred.get("hand", []))
-    hands = components(sample.mask("hand"))
+    truth = sample.mask("hand")
+    p = union_of(shape, masks_of(pred, "hand"))
+    hands = components(truth)
     found = sum((p & h).sum() / h.sum() >= HAND_FOUND_COVER for h in hands)
+    kept = skeleton_kept(pred, truth)
     return {"source": sample.source, "stem": sample.stem, "labelled": len(hands), "found": int(found),
-            "iou": iou(p, sample.mask("hand"))}
+            "iou": iou(p, truth), "bF": boundary_f(p, truth), "skel_min": min(kept) if kept else None}
 
 
-def run(data_dir, backends, sources=None):
-    """Score every photo; returns ({(source, method): stats}, per-photo hand lines for the first backend)."""
+def truth_outline_mask(sample):
+    """Union of the exact classes' labels (the white outline of an overlay), or None when the photo has none."""
+    exact = [sample.mask(cls) for cls in EXACT_CLASSES if cls in sample.masks]
+    return union_of(exact[0].shape, exact) if exact else None
+
+
+def run(data_dir, backends, sources=None, show_dir=None):
+    """Score every photo; returns ({(source, method): stats}, per-photo hand lines for the first backend).
+    With `show_dir`, writes the first backend's overlays and cut-outs there."""
     table = defaultdict(lambda: defaultdict(list))  # (source, method) -> stats
     hand_lines = []
     for s in samples(data_dir, sources):
         rgb = load_image(s.image)
         preds = {BOX: box_baseline(rgb)}
+        results = {}
         for b in backends:
-            r = segment(rgb, backend=b, draw=False)
-            pred = defaultdict(list)
-            for inst in r.instances:
-                pred[inst.kind].append(inst.mask)
-            preds[b] = pred
+            results[b] = segment(rgb, backend=b, draw=False)
+            preds[b] = results[b].instances
         for method, pred in preds.items():
             score_sample(s, pred, rgb.shape[:2], table[(s.source, method)])
         score_truth(s, table[(s.source, TRUTH)])
         if "hand" in s.masks and backends:
             hand_lines.append(per_photo_hands(s, preds[backends[0]], rgb.shape[:2]))
+        if show_dir and backends:
+            r = results[backends[0]]
+            folder = Path(show_dir) / s.source
+            write_overlay(folder / f"{s.stem}.png", r.image, r.instances, truth_outline_mask(s))
+            write_cutouts(folder, s.stem, r)
     return {k: v for k, v in table.items() if v}, hand_lines
 
 
-def print_table(table):
-    cols = [("face", "iou"), ("face", "miss"), ("hand", "iou"), ("hand", "miss"), ("hand", "found"),
-            ("all", "straight"), ("face", "found"), ("face", "precision"), ("face", "coverage")]
-    head = f"{'source':18} {'method':10} {'n':>4} " + " ".join(f"{_col_name(c):>14}" for c in cols)
+def run_photos(paths, backend, show_dir=None):
+    """Segment unlabelled photos; print each hand's skeleton kept (every bone point counts) and, with
+    `show_dir`, write overlays and cut-outs under show_dir/photos."""
+    print(f"\nUnlabelled photos ({backend}): skeleton kept per hand (its mask's share of its bone points in the photo)")
+    print(f"{'photo':44} {'instance':18} {'skel':>6} {'off mask':>9}")
+    for path in paths:
+        path = Path(path)
+        r = segment(load_image(path), backend=backend, draw=False)
+        hands = [inst for inst in r.instances if hand_landmarks(inst) is not None]
+        print(f"{path.stem:44} {r.found()}")
+        for inst in hands:
+            lm = hand_landmarks(inst)
+            kept = skeleton_coverage(inst.mask, lm)
+            counted = _points_in_photo(lm, inst.mask.shape)
+            cell = "-" if kept is None else f"{kept:.3f}"
+            off = counted - round((kept or 0.0) * counted)
+            print(f"{'':44} {inst.label:18} {cell:>6} {f'{off}/{counted}':>9}")
+        if show_dir:
+            folder = Path(show_dir) / "photos"
+            write_overlay(folder / f"{path.stem}.png", r.image, r.instances)
+            write_cutouts(folder, path.stem, r)
+
+
+def _points_in_photo(landmarks, shape) -> int:
+    """How many of the skeleton's points `skeleton_coverage` counts without `within`: those inside the photo."""
+    pts = np.floor(skeleton_points(landmarks))
+    return int(((pts[:, 0] >= 0) & (pts[:, 0] < shape[1]) & (pts[:, 1] >= 0) & (pts[:, 1] < shape[0])).sum())
+
+
+FACE_COLUMNS = [("face", "iou"), ("face", "bF"), ("face", "miss"), ("face", "found"), ("face", "precision"),
+                ("face", "coverage"), ("face", "straight")]
+HAND_COLUMNS = [("hand", "iou"), ("hand", "bF"), ("hand", "miss"), ("hand", "found"), ("hand", "skel"),
+                ("hand", "skel min"), ("hand", f"skel<{SKELETON_KEPT}"), ("hand", "straight")]
+_FROM_SKEL = {"skel min", f"skel<{SKELETON_KEPT}"}  # columns computed from the ("hand", "skel") values
+
+
+def print_tables(table):
+    print_table(table, "Faces", FACE_COLUMNS)
+    print()
+    print_table(table, "Hands", HAND_COLUMNS)
+
+
+def print_table(table, title, cols, width=10):
+    """One row per (source, method) with a score in `cols`; the straight-edge figure alone makes a row for the
+    `truth` reference only (masks of a class the photos carry no label for are not this table's business)."""
+    def shown(method, stats):
+        scored = [c for c in cols if _values(stats, c)]
+        return any(c[1] != "straight" for c in scored) or (method == TRUTH and bool(scored))
+
+    rows = [(k, stats) for k, stats in sorted(table.items()) if shown(k[1], stats)]
+    if not rows:
+        return
+    head = f"{title:16} {'method':9} {'n':>4} " + " ".join(f"{c[1]:>{width}}" for c in cols)
     print(head)
     print("-" * len(head))
-    for (source, method), stats in sorted(table.items()):
+    for (source, method), stats in rows:
         n = len(stats[("photo", "n")])
-        cells = []
-        for c in cols:
-            v = stats.get(c)
-            if not v:
-                cells.append(f"{'':>14}")
-            elif c[1] == "miss":
-                cells.append(f"{int(sum(v)):>14d}")
-            elif c == ("hand", "found"):
-                cells.append(f"{f'{int(sum(v))}/{len(v)}':>14}")
-            else:
-                cells.append(f"{np.mean(v):>14.3f}")
-        print(f"{source:18} {method:10} {n:>4} " + " ".join(cells))
+        cells = [f"{_cell(stats, c):>{width}}" for c in cols]
+        print(f"{source:16} {method:9} {n:>4} " + " ".join(cells))
 
 
-def _col_name(col) -> str:
-    return "straight" if col == ("all", "straight") else f"{col[0]} {col[1]}"
+def _values(stats, col) -> list:
+    return stats.get(("hand", "skel"), []) if col[1] in _FROM_SKEL else stats.get(col, [])
+
+
+def _cell(stats, col) -> str:
+    v = _values(stats, col)
+    if not v:
+        return ""
+    name = col[1]
+    if name == "miss":
+        return f"{int(sum(v))}"
+    if col == ("hand", "found"):
+        return f"{int(sum(v))}/{len(v)}"
+    if name == "skel min":
+        return f"{min(v):.3f}"
+    if name == f"skel<{SKELETON_KEPT}":
+        return f"{sum(x < SKELETON_KEPT for x in v)}/{len(v)}"
+    return f"{np.mean(v):.3f}"
 
 
 def print_hand_lines(lines, method):
     print(f"\nPer hand photo ({method}):")
-    print(f"{'source':18} {'stem':40} {'labelled':>8} {'found':>6} {'hand IoU':>8}")
+    print(f"{'source':16} {'stem':40} {'labelled':>8} {'found':>6} {'hand IoU':>8} {'hand bF':>8} {'skel min':>8}")
     for ln in lines:
-        print(f"{ln['source']:18} {ln['stem']:40} {ln['labelled']:>8} {ln['found']:>6} {ln['iou']:>8.3f}")
+        skel = "-" if ln["skel_min"] is None else f"{ln['skel_min']:.3f}"
+        print(f"{ln['source']:16} {ln['stem']:40} {ln['labelled']:>8} {ln['found']:>6} {ln['iou']:>8.3f} "
+              f"{ln['bF']:>8.3f} {skel:>8}")
     labelled, found = sum(ln["labelled"] for ln in lines), sum(ln["found"] for ln in lines)
-    print(f"{'all':18} {'':40} {labelled:>8} {found:>6} {np.mean([ln['iou'] for ln in lines]):>8.3f}")
+    mins = [ln["skel_min"] for ln in lines if ln["skel_min"] is not None]
+    print(f"{'all':16} {'':40} {labelled:>8} {found:>6} {np.mean([ln['iou'] for ln in lines]):>8.3f} "
+          f"{np.mean([ln['bF'] for ln in lines]):>8.3f} {(f'{min(mins):.3f}' if mins else '-'):>8}")
 
 
 def main(argv=None):
@@ -193,15 +312,21 @@ def main(argv=None):
     ap.add_argument("--backends", default="landmarks", help="comma-separated backend names")
     ap.add_argument("--sources", default="", help="comma-separated source names (default: all)")
     ap.add_argument("--per-photo", action="store_true",
-                    help="also print one line per hand photo (labelled, found, IoU) for the first backend")
+                    help="also print one line per hand photo (labelled, found, IoU, bF, skel min), first backend")
+    ap.add_argument("--show", metavar="DIR", default=None,
+                    help="write overlays and cut-outs to DIR/<source>/ (first backend)")
+    ap.add_argument("--photos", nargs="+", metavar="PATH", default=[],
+                    help="also segment these unlabelled photos: skeleton kept per hand (overlays with --show)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sources = [s for s in args.sources.split(",") if s] or None
     backends = [b for b in args.backends.split(",") if b]
-    table, hand_lines = run(args.data, backends, sources)
-    print_table(table)
+    table, hand_lines = run(args.data, backends, sources, args.show)
+    print_tables(table)
     if args.per_photo and hand_lines:
         print_hand_lines(hand_lines, backends[0])
+    if args.photos and backends:
+        run_photos(args.photos, backends[0], args.show)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from core.masks.prompts import build_prompts  # noqa: E402
 from core.masks.selection import choose, make_exclusive, rectangle_choice  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
-from .quality import iou, union_of  # noqa: E402
+from .mask_metrics import iou, union_of  # noqa: E402
 
 from tests.fake_replicate import instances_of, realistic_regions, simulate_sam  # noqa: E402
 
