@@ -113,12 +113,17 @@ WRIST_CUT = WRIST_EXTRA + 0.10
 
 
 def hand_limit(det: Detection, shape) -> np.ndarray:
-    """The side of a line across the wrist (perpendicular to the wrist -> middle-finger axis) that holds the hand."""
+    """The side of a line across the wrist (perpendicular to the wrist -> middle-finger axis) that holds the hand.
+
+    The line never cuts the hand's own landmarks: in a fist seen from its back the fingers curl back past the
+    wrist point along that axis (egohands 11: the line cut 44% of a hand's bones), so it moves past the last one."""
     pts = det.landmarks
     down = pts[0] - pts[9]
     down = down / max(np.linalg.norm(down), 1e-6)
     side = np.array([-down[1], down[0]])
-    cut = pts[0] + WRIST_CUT * hand_scale(pts) * down
+    size = hand_scale(pts)
+    reach = max(WRIST_CUT * size, float(((pts - pts[0]) @ down).max()) + BONE_WIDTH * size)
+    cut = pts[0] + reach * down
     far = 4.0 * (shape[0] + shape[1])  # a polygon larger than the photo: the half-plane, clipped by fillPoly
     poly = np.array([cut + far * side, cut - far * side, cut - far * side - far * down, cut + far * side - far * down])
     mask = np.zeros(shape[:2], np.uint8)

@@ -15,7 +15,7 @@ import numpy as np
 WORK_SIDE = 64
 # The thinnest part the mask must keep (a finger) spans at least this many working pixels: GrabCut's smoothness
 # term cuts what is one or two pixels wide, however clear its colour.
-DETAIL_PIXELS = 6
+DETAIL_PIXELS = 4
 
 
 def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float, outer: float,

@@ -211,8 +211,9 @@ def rectangle_choice(prompt, options: list) -> np.ndarray:
 
 
 def make_exclusive(prompts: list, masks: list) -> list:
-    """Each pixel belongs to at most one instance: hands win over faces (hands are in front of faces);
-    otherwise the instance whose prior contains the pixel, then the smaller instance."""
+    """Each pixel belongs to at most one instance: a hand's own bones stay with it (the landmarks say it is there);
+    hands win over faces (hands are in front of faces); otherwise the instance whose prior contains the pixel,
+    then the smaller instance."""
     if len(masks) < 2:
         return masks
     order = sorted(range(len(masks)), key=lambda i: (prompts[i].detection.kind != "hand", int(masks[i].sum())))
@@ -224,6 +225,8 @@ def make_exclusive(prompts: list, masks: list) -> list:
         for j in order[rank + 1:]:
             if prompts[j].detection.kind == prompts[i].detection.kind:
                 m &= ~(prompts[j].prior & ~prompts[i].prior & masks[j])
+            if prompts[j].sure is not None:  # another hand's bones (where they are not this one's own)
+                m &= ~(prompts[j].sure if prompts[i].sure is None else prompts[j].sure & ~prompts[i].sure)
         if not m.any():  # never drop a detected instance: keep what its prior has that nobody took
             m = prompts[i].prior & ~taken
             if not m.any():
