@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..masks.faces import refine_face
 from ..masks.refine import refine_with_grabcut
 from .base import Backend, Candidates
 
@@ -25,7 +26,9 @@ class LandmarksBackend(Backend):
         masks = []
         for p in prompts:
             mask = p.prior
-            if refine:
+            if refine and p.detection.kind == "face":
+                mask = refine_face(image, p)
+            elif refine:
                 inner, outer = REFINE_BAND[p.detection.kind]
                 kind = p.detection.kind
                 mask = refine_with_grabcut(image, p.prior, p.expanded_box, inner, outer,
