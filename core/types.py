@@ -36,7 +36,8 @@ class Prompt:
     negative_points: np.ndarray  # (M, 2) pixels on neighbouring instances
     # Where the mask may lie at all (bool HxW), or None for anywhere: a hand's mask ends across its wrist.
     limit: Optional[np.ndarray] = None
-    # Certain foreground drawn from the landmarks (bool HxW), or None: a hand's bones. Every backend's mask keeps it.
+    # Certain foreground drawn from the landmarks (bool HxW), or None: a hand's bones, a face's features. Every backend
+    # keeps it (selection repairs a model mask that misses it).
     sure: Optional[np.ndarray] = None
 
 

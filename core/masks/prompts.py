@@ -10,6 +10,7 @@ import numpy as np
 
 from ..detect.geometry import hand_scale
 from ..types import Detection, Prompt
+from .faces import face_interior, face_prior
 from .skeleton import skeleton_mask
 
 
@@ -27,58 +28,6 @@ def expand_box(box, scale: float, width: int, height: int) -> tuple:
     x0, y0 = max(0, int(np.floor(cx - hw))), max(0, int(np.floor(cy - hh)))
     x1, y1 = min(width, int(np.ceil(cx + hw))), min(height, int(np.ceil(cy + hh)))
     return (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
-
-
-# Upper face-oval points (temple to temple over the forehead) and the mesh's top and chin points.
-FACE_UPPER = [54, 103, 67, 109, 10, 338, 297, 332, 284]
-FACE_TOP, FACE_CHIN = 10, 152
-FOREHEAD_EXTRA = 0.10  # the mesh oval stops below the hairline; grow the forehead by this share of face length
-
-
-def face_prior(det: Detection, shape) -> np.ndarray:
-    """Face-shaped prior. From the mesh: the convex hull of all 468 points (not only the oval: in profile the
-    nose and lips stick out past the oval) plus the forehead up towards the hairline; refinement then trims
-    hair and background. Measured on FASSEG multipose: feature coverage 0.68 (oval) -> 0.97 (hull)."""
-    mask = np.zeros(shape[:2], np.uint8)
-    pts = det.landmarks
-    if det.landmark_kind == "face_mesh":
-        up = pts[FACE_TOP] - pts[FACE_CHIN]
-        poly = cv2.convexHull(np.vstack([pts, pts[FACE_UPPER] + FOREHEAD_EXTRA * up]).astype(np.float32))[:, 0]
-    else:
-        poly = _face_polygon_from_keypoints(det)
-    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
-    return mask.astype(bool)
-
-
-# The face's outline relative to BlazeFace's box (x in box widths, y in box heights, from the box's centre; right
-# half, top to bottom, mirrored for the left): the mean mesh-based prior of 462 mesh-confirmed faces (portraits,
-# profiles, crowds) in box coordinates. The box spans brow to chin, so the face reaches above it (the forehead)
-# and is a little narrower. Used when FaceMesh cannot confirm the face (small, masked, blurred), where the sparse
-# keypoints alone drew a poorer outline: downscaled CelebAMask faces of 28-77 px, IoU 0.67 -> 0.8+.
-_BOX_FACE_RIGHT = [(0.13, -0.63), (0.30, -0.58), (0.38, -0.50), (0.42, -0.40), (0.455, -0.20), (0.44, 0.10),
-                   (0.40, 0.21), (0.34, 0.33), (0.15, 0.46)]
-BOX_FACE = np.array(_BOX_FACE_RIGHT + [(-x, y) for x, y in reversed(_BOX_FACE_RIGHT)])
-
-
-def _face_polygon_from_keypoints(det: Detection) -> np.ndarray:
-    """A face outline without a mesh. From BlazeFace (box + 6 keypoints): the mean face outline placed in its box.
-    From Pose's 11 head keypoints (profiles: no box of BlazeFace's kind): eyes/nose/mouth/ears, grown up to the
-    brow and down to the chin by the eye-mouth distance."""
-    if det.landmark_kind == "face_keypoints":
-        x0, y0, x1, y1 = det.box
-        return (np.array([(x0 + x1) / 2, (y0 + y1) / 2]) + BOX_FACE * [x1 - x0, y1 - y0]).astype(np.float32)
-    pts = det.landmarks
-    eyes, mouth = pts[1:7], pts[9:11]
-    eye_c, mouth_c = eyes.mean(0), mouth.mean(0)
-    down = mouth_c - eye_c
-    unit = max(np.linalg.norm(down), 1.0)
-    down = down / unit
-    side = np.array([-down[1], down[0]])
-    extra = [eye_c - 1.0 * unit * down, mouth_c + 0.9 * unit * down]
-    extra += [p - 0.6 * unit * down for p in eyes] + [p + 0.5 * unit * down + s * 0.4 * unit * side
-                                                      for p in mouth for s in (-1, 1)]
-    hull = cv2.convexHull(np.vstack([pts, np.array(extra)]).astype(np.float32))[:, 0, :]
-    return hull
 
 
 FINGER_WIDTH = 0.40  # finger thickness as a share of the hand's size (palm width)
@@ -164,8 +113,8 @@ BONE_WIDTH = 0.10
 
 def certain_foreground(det: Detection, shape, limit: np.ndarray | None = None) -> np.ndarray | None:
     """What the landmarks prove is this instance: a hand's 20 bones (MediaPipe put its joints there), within its
-    wrist limit. None for faces (the mask stage keeps a face's mesh interior its own way)."""
+    wrist limit; a face's features (eyes, brows, nose, lips) from its mesh or keypoints."""
     if det.kind != "hand":
-        return None
+        return face_interior(det, shape)
     bones = skeleton_mask(det.landmarks, shape, max(BONE_WIDTH * hand_scale(det.landmarks), 1.0))
     return bones if limit is None else bones & limit

@@ -129,9 +129,15 @@ REPAIR_BELOW = 0.5  # a finger a model's mask holds less than half of is cut off
 
 
 def repair(prompt, mask: np.ndarray) -> np.ndarray:
-    """The mask with the fingers it cuts off added back (a hand's bones from `Prompt.sure`). A finger the mask
-    holds is left as it is: the model's border is finer than drawn bones."""
-    if prompt.sure is None or len(prompt.detection.landmarks) != 21:
+    """The mask with the fingers it cuts off added back (a hand's bones from `Prompt.sure`), or a face's features
+    when it misses half of them. What the mask holds is left as it is: the model's border is finer than drawn
+    bones."""
+    if prompt.sure is None:
+        return mask
+    if prompt.detection.kind == "face":  # a face's features: all of them, when the mask misses much of them
+        held = (mask & prompt.sure).sum() / max(int(prompt.sure.sum()), 1)
+        return mask if held >= REPAIR_BELOW else mask | prompt.sure
+    if len(prompt.detection.landmarks) != 21:
         return mask
     missing = missing_fingers(mask, prompt.detection.landmarks, REPAIR_BELOW)
     if not missing:
@@ -225,7 +231,7 @@ def make_exclusive(prompts: list, masks: list) -> list:
         for j in order[rank + 1:]:
             if prompts[j].detection.kind == prompts[i].detection.kind:
                 m &= ~(prompts[j].prior & ~prompts[i].prior & masks[j])
-            if prompts[j].sure is not None:  # another hand's bones (where they are not this one's own)
+            if prompts[j].detection.kind == "hand" and prompts[j].sure is not None:  # another hand's bones
                 m &= ~(prompts[j].sure if prompts[i].sure is None else prompts[j].sure & ~prompts[i].sure)
         if not m.any():  # never drop a detected instance: keep what its prior has that nobody took
             m = prompts[i].prior & ~taken
