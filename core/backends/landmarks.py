@@ -7,6 +7,8 @@ the hand meets what is not a person) and the photo's colours (everything in betw
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..detect.geometry import hand_scale
@@ -29,16 +31,21 @@ class LandmarksBackend(Backend):
     name = "landmarks"
 
     def propose(self, image: np.ndarray, prompts: list, refine: bool = True, **_) -> Candidates:
-        masks = []
-        for p in prompts:
-            if not refine:
-                mask = p.prior
-            elif p.detection.kind == "hand":
-                mask = refine_hand(image, p)
-            else:
-                mask = refine_face(image, p)
-            masks.append([mask])
-        return Candidates(per_prompt=masks, trusted=True)
+        if not refine:
+            return Candidates(per_prompt=[[p.prior] for p in prompts], trusted=True)
+        # Instances are refined independently, and GrabCut and the graphs release the GIL: both cores share them.
+        if len(prompts) > 1:
+            masks = list(_POOL.map(lambda p: refine_one(image, p), prompts))
+        else:
+            masks = [refine_one(image, p) for p in prompts]
+        return Candidates(per_prompt=[[m] for m in masks], trusted=True)
+
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="refine")
+
+
+def refine_one(image: np.ndarray, prompt) -> np.ndarray:
+    return refine_hand(image, prompt) if prompt.detection.kind == "hand" else refine_face(image, prompt)
 
 
 def refine_hand(image: np.ndarray, prompt) -> np.ndarray:
