@@ -196,6 +196,12 @@ REFINE_INNER, REFINE_OUTER = 0.12, 0.04
 # the border then spans several working pixels at every face size. 48 -> 64: CelebAMask boundary F 0.742 -> 0.752,
 # straight-edge share of small faces (examples, crowd-sized faces) 0.11-0.15 -> 0.08-0.11, FASSEG unchanged.
 WORK_FACE = 64
+# The background's colours are learnt from a ring this wide (share of the face's size) around the prior, not from
+# the whole 1.5x expanded box: nearer colours, and GrabCut's cost grows with the window's area. Measured against the
+# expanded box: CelebAMask IoU 0.942 -> 0.947, boundary F 0.770 -> 0.799; FASSEG frontal precision 0.953 -> 0.954,
+# multipose 0.912 -> 0.914 (coverage 0.979 -> 0.980); straight-edge share 0.014 -> 0.008 and 0.024 -> 0.023.
+# (0.15: CelebAMask bF lower; 0.4: between.) WORK_FACE 48 and 56 cost less but lost bF on CelebAMask (0.72, 0.75).
+CONTEXT = 0.25
 MAX_UPSCALE = 4.0
 WORK_SMOOTH = 1.0  # the working mask is blurred by this many working pixels before its upscale
 CONTOUR_SMOOTH = 0.01  # the final outline is smoothed along its length by this share of its perimeter
@@ -215,15 +221,14 @@ def refine_face(image: np.ndarray, prompt: Prompt) -> np.ndarray:
     limit = face_outline(det, FOREHEAD_LIMIT)
     inner = _feature_hulls(det)
     H, W = prior.shape
-    grow = REFINE_OUTER * size + 4
+    grow = max(REFINE_OUTER, CONTEXT) * size + 4
     x, y, w, h = cv2.boundingRect(prior.astype(np.uint8))
     lx0, ly0 = np.floor(limit.min(0)).astype(int)
     lx1, ly1 = np.ceil(limit.max(0)).astype(int)
-    bx0, by0, bx1, by1 = prompt.expanded_box
-    x0 = max(0, int(min(bx0, x - grow, lx0 - 2)))
-    y0 = max(0, int(min(by0, y - grow, ly0 - 2)))
-    x1 = min(W, int(max(bx1, x + w + grow, lx1 + 2)))
-    y1 = min(H, int(max(by1, y + h + grow, ly1 + 2)))
+    x0 = max(0, int(min(x - grow, lx0 - 2)))
+    y0 = max(0, int(min(y - grow, ly0 - 2)))
+    x1 = min(W, int(max(x + w + grow, lx1 + 2)))
+    y1 = min(H, int(max(y + h + grow, ly1 + 2)))
     s = min(MAX_UPSCALE, WORK_FACE / size)
     sw, sh = max(int(round((x1 - x0) * s)), 8), max(int(round((y1 - y0) * s)), 8)
     sx, sy = sw / (x1 - x0), sh / (y1 - y0)
