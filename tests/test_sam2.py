@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch", reason="optional SAM2 install absent (pip i
 pytest.importorskip("transformers", reason="optional SAM2 install absent (pip install -r requirements-sam2.txt)")
 
 import core  # noqa: E402
-from core import backends, selection  # noqa: E402
+from core import backends  # noqa: E402
+from core.masks import selection  # noqa: E402
 from core.backends import BackendUnavailable, sam2  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402

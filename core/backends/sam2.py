@@ -139,7 +139,7 @@ def _image_processor_class():
             """Low-res logits (B,C,h,w) per image -> (B,C,H,W) at the photo's size, as Sam2ImageProcessor does
             (which, like this, does not act on the hole and sprinkle areas)."""
             if apply_non_overlapping_constraints:
-                raise NotImplementedError("non-overlapping constraints are applied by core.selection instead")
+                raise NotImplementedError("non-overlapping constraints are applied by core.masks.selection instead")
             if isinstance(original_sizes, torch.Tensor):
                 original_sizes = original_sizes.tolist()
             result = []
