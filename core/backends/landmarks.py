@@ -1,9 +1,8 @@
 """The embedded offline default: masks drawn from MediaPipe landmarks, refined with image evidence.
 
-Needs no network, no token and no weights beyond what the mediapipe wheel ships. Faces: `core.masks.faces`. A
-hand is refined with three
-kinds of evidence: its landmarks (the bones are certain foreground), a person silhouette (certain background where
-the hand meets what is not a person) and the photo's colours (everything in between).
+Needs no network, no token and no weights beyond what the mediapipe wheel ships. Faces: `core.masks.faces`. A hand
+is refined with three kinds of evidence: its landmarks (the bones are certain foreground), a person silhouette
+(certain background where the hand meets what is not a person) and the photo's colours (everything in between).
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 The prior is right about where the face or hand is but not about its exact border (hairline, chin, fingers
 apart). A colour model of the instance learnt from the prior's confident core, against the ring just outside
 it, decides the uncertain band in between. GrabCut does this with Gaussian mixtures and a smoothness term; it
-runs on a downscaled crop so it costs about 3 milliseconds per instance.
+runs on a downscaled crop so it costs a few milliseconds per instance. Evidence from elsewhere (a hand's bones, a
+person silhouette) enters as certain foreground or background.
 """
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ body, clothing or face (all "person"), so it only marks certain background: the 
 what is not a person; the photo's colours decide the rest.
 
 The silhouette is used only where it agrees with the landmarks: it must hold the instance's own landmark points
-(a hand's bones, a face's mesh). First-person hands entering the frame, gloves, or hands the model does not take
-for a person fail that check, and then the refinement runs without it.
+(a hand's bones). First-person hands entering the frame, gloves, or hands the model does not take for a person
+fail that check, and then the refinement runs without it. Faces do not use it: tried on the face path, FASSEG
+profile precision rose 0.914 -> 0.917 (coverage 0.980 -> 0.978, CelebAMask unchanged) for ~5 ms more per face.
 """
 from __future__ import annotations
 
