@@ -12,7 +12,8 @@ import numpy as np
 
 from .faces import detect_faces, face_detection, faces_from_pose
 from .geometry import box_intersection, box_iou
-from .hands import hand_detections, hands_in, implausible_hand, lower_hands, merge_hands, mirrored_hands
+from .hands import (full_size_hands, hand_detections, hands_in, implausible_hand, lower_hands, merge_hands,
+                    mirrored_hands, zoomed_out_hands)
 from .proposals import look_again, look_at_hint, skin_proposals
 from ..types import Detection
 
@@ -47,10 +48,12 @@ def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
     conf, cx = options.min_confidence, options.hand_complexity
     # Faces and the hand views are independent graphs whose C++ work releases the GIL: run them on both cores.
     faces_future = _POOL.submit(detect_faces, rgb, conf, options.max_faces, options.face_tiles)
+    as_raw = _POOL.submit(full_size_hands, rgb, conf, cx, view="mirror")  # [] unless the photo is large
     mirrored = _POOL.submit(mirrored_hands, rgb, conf, cx) if options.mirror_hands else None
-    found = hands_in(rgb, conf, cx)
+    found = merge_hands(hands_in(rgb, conf, cx), zoomed_out_hands(rgb, conf, cx))
     if found and options.lower_view:  # hands in the photo: look again for the ones the first view missed
         found = merge_hands(found, lower_hands(rgb, conf, cx))
+    found = merge_hands(as_raw.result(), found)  # raw Hands' own finds first: they keep raw Hands' landmarks
     if mirrored is not None:
         found = merge_hands(found, mirrored.result())
     faces = faces_future.result()
