@@ -26,6 +26,7 @@ from .geometry import box_intersection, box_iou, box_of, hand_scale
 # 2048 px: 42 / 41). The copy's longer side lies in 640..1280 px; photos up to 1280 px (webcams, 1280x720 frames)
 # are given as they are.
 HANDS_SIDE = 1280
+MIN_SHRUNK_SIDE = 8  # the copy's shorter side is never below this (the loader's smallest accepted side)
 
 
 def hands_input(rgb: np.ndarray) -> tuple:
@@ -33,7 +34,7 @@ def hands_input(rgb: np.ndarray) -> tuple:
     HANDS_SIDE, else the mean of every k x k block, k the smallest whole factor that brings it to HANDS_SIDE (a
     whole factor is exact and fast: 12 MP in ~12 ms; the last k-1 rows and columns at most are left out)."""
     h, w = rgb.shape[:2]
-    k = -(-max(h, w) // HANDS_SIDE)
+    k = min(-(-max(h, w) // HANDS_SIDE), min(h, w) // MIN_SHRUNK_SIDE)  # a strip (32766x8) is not shrunk to nothing
     if k <= 1:
         return rgb, 1
     return cv2.resize(rgb[:h - h % k, :w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA), k
