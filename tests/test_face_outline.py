@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
-import cv2
 import numpy as np
 import pytest
 
 from bench.data import DEFAULT_DATA, samples
+from bench.mask_metrics import boundary_f
 from core import segment
 from core.detect import faces as face_detector
 from core.masks.faces import FOREHEAD_EXTRA, FOREHEAD_LIMIT, face_interior, face_outline
@@ -105,21 +105,6 @@ def test_mask_keeps_the_mesh_interior(results):
 def _portraits() -> list:
     data_path("celebamask_hq")
     return samples(DEFAULT_DATA, ["celebamask_hq"])
-
-
-def boundary_f(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Contour F (DAVIS): outline pixels of each mask within 0.8% of the photo's diagonal of the other's."""
-    tol = 0.008 * np.hypot(*truth.shape)
-
-    def outline(m):
-        m = m.astype(np.uint8)
-        return (m - cv2.erode(m, np.ones((3, 3), np.uint8))).astype(bool)
-
-    bp, bt = outline(pred), outline(truth)
-    to_t = cv2.distanceTransform((~bt).astype(np.uint8), cv2.DIST_L2, 5)
-    to_p = cv2.distanceTransform((~bp).astype(np.uint8), cv2.DIST_L2, 5)
-    precision, recall = (to_t[bp] <= tol).mean(), (to_p[bt] <= tol).mean()
-    return float(2 * precision * recall / max(precision + recall, 1e-9))
 
 
 def test_portrait_iou_and_boundary_floors():

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..types import Detection, Prompt
+from .refine import GUIDE_SIDE, largest_component
 
 FACE_TOP, FACE_CHIN = 10, 152
 # The eyebrows' mesh points: the forehead starts above them (the outline's push towards the hairline tapers to
@@ -160,10 +161,10 @@ def face_interior(det: Detection, shape) -> np.ndarray:
     """Where the face is whatever the colours say (bool HxW): the hull of each of the mesh's features (eyes,
     brows, nose, lips); without a mesh, the hull of the detector's eye, nose and mouth keypoints. One hull over
     all the features would take in background beside a profile's nose and lips."""
-    mask = np.zeros(shape[:2], np.uint8)
+    mask = np.zeros(shape[:2], bool)
     for hull in _feature_hulls(det):
-        cv2.fillPoly(mask, [np.round(hull * 16).astype(np.int32)], 1, shift=4)
-    return mask.astype(bool)
+        mask |= fill(hull, shape)
+    return mask
 
 
 def _feature_hulls(det: Detection) -> list:
@@ -263,11 +264,9 @@ def refine_face(image: np.ndarray, prompt: Prompt) -> np.ndarray:
     except cv2.error:
         return prior
     small = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
-    small = _fill_holes(_largest_component(small | sure))
+    small = _fill_holes(largest_component(small | sure))
     out = _smooth_upscale(small, image[y0:y1, x0:x1], (x0, y0), (sx, sy), prior.shape)
-    for hull in inner:
-        out |= fill(hull, out.shape)
-    return out
+    return out | (prompt.sure if prompt.sure is not None else face_interior(det, prior.shape))
 
 
 SKIN_CHI2 = 11.3  # skin-coloured: within this squared Mahalanobis distance of the skin model (99% of a 3-D Gaussian)
@@ -284,9 +283,6 @@ def _skin_like(rgb: np.ndarray, sample: np.ndarray) -> np.ndarray:
     d = lab - mean
     d2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)
     return (d2 < SKIN_CHI2).reshape(rgb.shape[:2])
-
-
-GUIDE_SIDE = 256  # the photo guides the mask's border at up to this resolution
 
 
 def _smooth_upscale(small: np.ndarray, crop: np.ndarray, origin, scale, shape) -> np.ndarray:
@@ -313,13 +309,6 @@ def _smooth_upscale(small: np.ndarray, crop: np.ndarray, origin, scale, shape) -
 
 def _disc(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return mask
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:

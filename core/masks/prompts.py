@@ -116,5 +116,10 @@ def certain_foreground(det: Detection, shape, limit: np.ndarray | None = None) -
     wrist limit; a face's features (eyes, brows, nose, lips) from its mesh or keypoints."""
     if det.kind != "hand":
         return face_interior(det, shape)
-    bones = skeleton_mask(det.landmarks, shape, max(BONE_WIDTH * hand_scale(det.landmarks), 1.0))
+    bones = skeleton_mask(det.landmarks, shape, bone_width(det))
     return bones if limit is None else bones & limit
+
+
+def bone_width(det: Detection) -> float:
+    """How wide a hand's bones are drawn as certain foreground, in pixels."""
+    return max(BONE_WIDTH * hand_scale(det.landmarks), 1.0)

@@ -76,7 +76,7 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
         big |= sure[y0:y1, x0:x1]
     if background is not None:
         big &= ~background[y0:y1, x0:x1] | (sure[y0:y1, x0:x1] if sure is not None else False)
-    big = _largest_component(big.astype(np.uint8)).astype(bool)
+    big = largest_component(big)
     out = prior.copy()
     out[y0:y1, x0:x1] = big
     return out if limit is None else out & limit
@@ -118,9 +118,9 @@ def _upsample(small: np.ndarray, crop: np.ndarray, scale: float) -> np.ndarray:
     return soft > 0.5
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The mask's largest 8-connected part (bool): stray specks and islands go."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 2:
-        return mask
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return (labels == best).astype(np.uint8)
+        return mask.astype(bool)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..backends.base import Candidates
+from .prompts import bone_width
 from .skeleton import missing_fingers, skeleton_mask, skeleton_points
 
 MIN_AGREEMENT = 0.5  # below this fit with the prior (of the best choice), the prior is used instead
@@ -142,14 +143,8 @@ def repair(prompt, mask: np.ndarray) -> np.ndarray:
     missing = missing_fingers(mask, prompt.detection.landmarks, REPAIR_BELOW)
     if not missing:
         return mask
-    reach = skeleton_mask(prompt.detection.landmarks, mask.shape, 4.0 * _width(prompt.sure), missing)
+    reach = skeleton_mask(prompt.detection.landmarks, mask.shape, 4.0 * bone_width(prompt.detection), missing)
     return mask | (prompt.sure & reach)
-
-
-def _width(sure: np.ndarray) -> float:
-    """About how wide the drawn bones are: twice the largest distance from their inside to their border."""
-    inner = cv2.distanceTransform(sure.astype(np.uint8), cv2.DIST_L2, 3)
-    return max(2.0 * float(inner.max()), 1.0)
 
 
 def best_mask(prompt, options: list, others: list, shape) -> tuple:

@@ -24,10 +24,7 @@ def skeleton_coverage(mask: np.ndarray, landmarks: np.ndarray, within: np.ndarra
     """Share of the skeleton's points inside `mask`. With `within` (e.g. a labelled hand mask), only points that
     lie in `within` count (bones the label agrees are hand). Points outside the photo do not count; None when
     no point counts."""
-    pts = np.floor(skeleton_points(landmarks)).astype(int)
-    h, w = mask.shape[:2]
-    keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
-    pts = pts[keep]
+    pts = _in_photo(skeleton_points(landmarks), mask.shape)
     if within is not None:
         pts = pts[within[pts[:, 1], pts[:, 0]]]
     if not len(pts):
@@ -41,12 +38,17 @@ def missing_fingers(mask: np.ndarray, landmarks: np.ndarray, below: float) -> li
     out = []
     for chain in FINGER_CHAINS:
         bones = list(zip(chain[1:], chain[2:]))
-        pts = np.floor(_along(landmarks, bones, 6)).astype(int)
-        h, w = mask.shape[:2]
-        pts = pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
+        pts = _in_photo(_along(landmarks, bones, 6), mask.shape)
         if len(pts) and mask[pts[:, 1], pts[:, 0]].mean() < below:
             out += bones
     return out
+
+
+def _in_photo(points: np.ndarray, shape) -> np.ndarray:
+    """The points as integer pixels (x, y), those outside the photo left out."""
+    pts = np.floor(points).astype(int)
+    h, w = shape[:2]
+    return pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
 
 
 def _along(landmarks, bones, per_bone: int) -> np.ndarray:
