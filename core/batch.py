@@ -20,8 +20,10 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -289,9 +291,10 @@ def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = Non
     finished: set = set()
 
     def handle(job: Job, res: dict) -> None:
-        finished.add(job.name)
-        count_result(counts, res, report)
-        bar.update(1)
+        with _ctrl_c_deferred():
+            finished.add(job.name)
+            count_result(counts, res, report)
+            bar.update(1)
 
     try:
         if workers == 1 or len(todo) <= 1:
@@ -312,6 +315,22 @@ def run_batch(jobs, out_root, formats=("png", "coco"), workers: int | None = Non
     if "coco" in formats:
         counts["coco"] = str(write_folder_coco(jobs, out))
     return counts
+
+
+@contextmanager
+def _ctrl_c_deferred():
+    """Hold a Ctrl-C until the block is done. Counting a finished photo and moving the bar must not be cut in
+    half: a KeyboardInterrupt inside tqdm's lock left it unacquired, its release raised RuntimeError instead, and
+    the batch exited 1 with a traceback (seen once in test_batch_hardening's Ctrl-C test). A Ctrl-C that comes
+    meanwhile is delivered when the block ends, where the batch stops cleanly."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _run_pool(todo, out: Path, formats, options, workers: int, handle) -> None:
