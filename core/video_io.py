@@ -3,145 +3,38 @@
 Frames stream: the reader yields one RGB frame at a time and the writer encodes each as it comes, so memory does
 not grow with a clip's length. Every way a file can be unusable (not a video, no video track, zero frames, too
 large, an absurd frame rate, too long) is a `VideoLoadError` with one sentence, never a crash or a traceback.
-
-Documented limits: frames larger than `MAX_SIDE` on their longer side are refused (8K); frames larger than
-`WORK_SIDE` are downscaled to it for processing and output (4K -> 1920x1080); frame rates above `MAX_FPS` are
-refused; `max_seconds` (None for no limit) caps the duration, e.g. 60 s on the Space.
+Visitors' files are opened and decoded in a watched child process (`core.video_child`), so that a damaged file
+cannot freeze the server; the limits are in `core.video_decode`.
 """
 from __future__ import annotations
 
 import heapq
 import os
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-MAX_SIDE = 4096  # longer side of a frame we accept (8K is refused)
-WORK_SIDE = 1920  # longer side frames are downscaled to for processing and output
-MAX_FPS = 240.0
-MAX_FILE_BYTES = 2 * 1024**3
+from . import video_child
+from .video_decode import (MAX_FILE_BYTES, MAX_FPS, MAX_SIDE, WORK_SIDE, VideoInfo, VideoLoadError,  # noqa: F401
+                           _av, out_size)
+
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts"}
 # Audio codecs an MP4 takes as they are; others (pcm, vorbis, ...) are re-encoded to AAC.
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
 
 
-class VideoLoadError(ValueError):
-    """A user-facing, one-sentence reason why a file is not a usable video."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    width: int  # as displayed (after the rotation a phone recorded), before any downscale
-    height: int
-    fps: float
-    frames: int  # declared frame count (0 when the container does not say)
-    duration_s: float  # declared duration (0.0 when unknown)
-    has_audio: bool
-    codec: str
-    rotation: int = 0  # degrees counterclockwise the stored frames are turned for display (0, 90, 180, 270)
-
-    @property
-    def out_size(self) -> tuple:
-        """(width, height) of the frames we yield: downscaled to WORK_SIDE, even for H.264's 4:2:0."""
-        return out_size(self.width, self.height)
-
-    @property
-    def stored_size(self) -> tuple:
-        """(width, height) to scale the stored (unrotated) frames to, so that turned they are `out_size`."""
-        w, h = self.out_size
-        return (h, w) if self.rotation in (90, 270) else (w, h)
-
-
-def out_size(width: int, height: int) -> tuple:
-    s = min(1.0, WORK_SIDE / max(width, height))
-    w, h = max(2, int(round(width * s))), max(2, int(round(height * s)))
-    return w - w % 2, h - h % 2
-
-
-def _av():
-    import av
-
-    av.logging.set_level(av.logging.PANIC)  # FFmpeg's own console chatter; we report in sentences
-    return av
-
-
-def _open(path, name: str):
-    av = _av()
-    p = Path(path)
-    if not p.is_file():
-        raise VideoLoadError(f"File not found: {name}.")
-    size = p.stat().st_size
-    if size == 0:
-        raise VideoLoadError(f"{name} is empty (0 bytes).")
-    if size > MAX_FILE_BYTES:
-        raise VideoLoadError(f"{name} is larger than {MAX_FILE_BYTES // 2**30} GB.")
-    try:
-        return av.open(str(p), "r")
-    except Exception:
-        raise VideoLoadError(f"{name} is not a video we can read (unknown or damaged format).") from None
-
-
 def probe(path, max_seconds: float | None = None) -> VideoInfo:
     """What the file declares, checked against the limits (raises VideoLoadError with one sentence)."""
-    name = Path(path).name
-    with _open(path, name) as c:
-        return _check(c, name, max_seconds)
-
-
-def _check(c, name: str, max_seconds) -> VideoInfo:
-    if not c.streams.video:
-        what = "only audio" if c.streams.audio else "no video track"
-        raise VideoLoadError(f"{name} has {what}; give a video with pictures.")
-    s = c.streams.video[0]
-    w, h = s.codec_context.width, s.codec_context.height
-    if not w or not h:
-        raise VideoLoadError(f"{name} has a video track without a frame size (damaged file).")
-    if max(w, h) > MAX_SIDE:
-        raise VideoLoadError(f"{name} is {w}x{h}; videos up to {MAX_SIDE} px on the longer side are accepted.")
-    rate = s.average_rate or s.guessed_rate or s.base_rate
-    fps = float(rate) if rate else 0.0
-    if fps > MAX_FPS:
-        raise VideoLoadError(f"{name} declares {fps:.0f} frames per second; up to {MAX_FPS:.0f} are accepted.")
-    duration = 0.0
-    if s.duration and s.time_base:
-        duration = float(s.duration * s.time_base)
-    elif c.duration:
-        duration = c.duration / 1_000_000
-    if max_seconds and duration > max_seconds + 0.5:
-        raise VideoLoadError(f"{name} is {duration:.0f} s long; up to {max_seconds:.0f} s are accepted here.")
-    rotation = _first_frame_rotation(c, s, name)
-    if rotation in (90, 270):
-        w, h = h, w
-    return VideoInfo(int(w), int(h), fps or 25.0, int(s.frames or 0), duration, bool(c.streams.audio),
-                     s.codec_context.name, rotation)
-
-
-def _first_frame_rotation(c, stream, name: str) -> int:
-    """Decode the first frame (a file with none is refused here) and read the rotation a phone recorded."""
-    try:
-        frame = next(c.decode(stream), None)
-    except Exception:
-        raise VideoLoadError(f"{name} could not be decoded (damaged or truncated file).") from None
-    if frame is None:
-        raise VideoLoadError(f"{name} has no video frames.")
-    return _rotation(frame)
-
-
-def _rotation(frame) -> int:
-    """FFmpeg's display matrix angle: the frame is shown turned this many degrees counterclockwise."""
-    try:
-        return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4 * 90
-    except (TypeError, ValueError):
-        return 0
+    return video_child.probe(path, Path(path).name, max_seconds)
 
 
 class VideoReader:
     """Iterate a video file as (frame_index, time_s, RGB uint8 array), one frame in memory at a time.
 
-    A file that breaks off part-way (truncated download) yields the frames before the break and records why in
-    `self.warning`; a file with no decodable frame at all raises VideoLoadError."""
+    A file that breaks off part-way (truncated download, damaged, or a decoder that stops answering) yields the
+    frames before the break and records why in `self.warning`; a file with no decodable frame at all raises
+    VideoLoadError."""
 
     def __init__(self, path, max_seconds: float | None = None):
         self.path = str(path)
@@ -152,43 +45,18 @@ class VideoReader:
         self.frames_read = 0
 
     def __iter__(self):
-        av = _av()
-        sw, sh = self.info.stored_size
-        turns = self.info.rotation // 90
-        with _open(self.path, self.name) as c:
-            stream = c.streams.video[0]
-            stream.thread_type = "AUTO"  # FFmpeg's frame threads: decoding overlaps our work on the other core
-            first_t = None
-            fps = self.info.fps
-            frames = c.decode(stream)
+        frames = video_child.frames(self.path, self.name, self.info, self.max_seconds)
+        try:
             while True:
                 try:
-                    frame = next(frames)
-                except StopIteration:
-                    break
-                except (av.FFmpegError, ValueError, OSError) as exc:
-                    if self.frames_read == 0:
-                        raise VideoLoadError(f"{self.name} could not be decoded (damaged or truncated file).") \
-                            from None
-                    self.warning = (f"{self.name} broke off after frame {self.frames_read} "
-                                    f"({type(exc).__name__}); the frames before it were processed.")
-                    break
-                t = float(frame.time) if frame.time is not None else self.frames_read / fps
-                if first_t is None:
-                    first_t = t
-                t -= first_t
-                if self.max_seconds and t > self.max_seconds:
-                    self.warning = f"{self.name} was cut at {self.max_seconds:.0f} s."
-                    break
-                if (frame.width, frame.height) != (sw, sh):
-                    frame = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA")
-                rgb = frame.to_ndarray(format="rgb24")
-                if turns:  # as the phone meant it to be seen
-                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                    item = next(frames)
+                except StopIteration as end:
+                    self.warning = end.value or ""
+                    return
                 self.frames_read += 1
-                yield self.frames_read - 1, round(t, 6), rgb
-        if self.frames_read == 0 and not self.warning:
-            raise VideoLoadError(f"{self.name} has no video frames.")
+                yield item
+        finally:
+            frames.close()  # a caller that stops early stops the child at once
 
 
 class VideoWriter:

@@ -50,6 +50,28 @@ def test_video_tab_refuses_a_bad_file_in_one_sentence(served, tmp_path):
     assert "not a video we can read" in str(info.value)
 
 
+def test_damaged_clips_do_not_stop_the_space(served, tmp_path):
+    """Each upload used to freeze the whole server (FFmpeg hung holding the GIL); now each answers with the frames
+    before the damage and a sentence, and the server goes on answering."""
+    import urllib.request
+
+    from .test_damaged_video import damaged_copy
+
+    url, log = served
+    client = gradio_client.Client(url, verbose=False)
+    for seed in range(3):
+        job = client.submit(gradio_client.handle_file(str(damaged_copy(tmp_path, seed))), "no", 0.5, 6,
+                            api_name="/segment_video")
+        try:
+            _annotated, _anonymised, status, _files = job.result(timeout=300)
+        except TimeoutError:
+            pytest.fail(f"the Space did not answer a damaged clip (seed {seed})")
+        assert "broke off after frame" in status and "Error" not in status, status
+    with urllib.request.urlopen(url + "config", timeout=30) as page:
+        assert page.status == 200
+    assert "Traceback" not in open(log).read()
+
+
 def test_webcam_stream_round_trip(served):
     """Frames sent the way the browser streams them (JPEG data URLs to /gradio_api/stream/<event>) come back drawn,
     without errors; the rate is measured by bench.video."""
