@@ -441,8 +441,8 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
                   profile_faces: bool = True, mirror_hands: bool = True, **backend_options) -> Iterator[Result]:
     """Every face and hand in every frame of a clip: an iterator of `Result`, one per frame, in order.
 
-    `source`: a path to a video file (mp4, mov, webm, avi, gif, ...) or an iterable of RGB uint8 frames (then
-    `fps` gives their time stamps). Each Result has `frame_index` and `time_s`; labels (`face-1`,
+    `source`: a path to a video file (mp4, mov, webm, avi, gif, ...), a `core.video_io.VideoReader` of one, or an
+    iterable of RGB uint8 frames (then `fps` gives their time stamps). Each Result has `frame_index` and `time_s`; labels (`face-1`,
     `hand-2 (left)`) stay with the same face or hand while it is tracked, through brief misses, and a new one gets
     the next unused number (`Instance.track_id`). Frames stream: nothing of earlier frames is kept.
 
@@ -454,7 +454,9 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
     from .video_io import VideoReader
 
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
-        reader = VideoReader(source, max_seconds=max_seconds)
+        source = VideoReader(source, max_seconds=max_seconds)
+    if isinstance(source, VideoReader):  # process_video passes its own, already probed: one probe per file
+        reader = source
         frames = iter(reader)
     else:
         reader = None
@@ -488,6 +490,8 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
     finally:
         ahead.shutdown(wait=True)
         seg.close()
+        if reader is not None:
+            frames.close()  # its decoding child is stopped now, not when the generator is collected
 
 
 def _check_frame(rgb) -> np.ndarray:

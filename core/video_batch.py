@@ -118,9 +118,10 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     name = file_name or Path(path).stem
     fail = {"path": str(path), "out": str(final), "ok": False}
     try:
-        info = VideoReader(path, max_seconds=max_seconds).info
+        reader = VideoReader(path, max_seconds=max_seconds)
     except VideoLoadError as exc:
         return dict(fail, error=str(exc))
+    info = reader.info
     tmp = final.parent / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -138,7 +139,7 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
         with VideoWriter(tmp / "annotated.mp4", w, h, info.fps, audio_from=audio) as annotated_out, \
                 _maybe_writer(anonymise, tmp / "anonymised.mp4", w, h, info.fps, audio) as anon_out:
             writers = [x for x in (annotated_out, anon_out) if x is not None]
-            for result in segment_video(path, max_seconds=max_seconds, **options):
+            for result in segment_video(reader, **options):
                 i = result.frame_index
                 annotated_out.write(result.annotated if result.annotated is not None else result.image)
                 if anon_out is not None:
