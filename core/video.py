@@ -442,9 +442,9 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
     """Every face and hand in every frame of a clip: an iterator of `Result`, one per frame, in order.
 
     `source`: a path to a video file (mp4, mov, webm, avi, gif, ...), a `core.video_io.VideoReader` of one, or an
-    iterable of RGB uint8 frames (then `fps` gives their time stamps). Each Result has `frame_index` and `time_s`; labels (`face-1`,
-    `hand-2 (left)`) stay with the same face or hand while it is tracked, through brief misses, and a new one gets
-    the next unused number (`Instance.track_id`). Frames stream: nothing of earlier frames is kept.
+    iterable of RGB uint8 frames (then `fps` gives their time stamps). Each Result has `frame_index` and `time_s`;
+    labels (`face-1`, `hand-2 (left)`) stay with the same face or hand while it is tracked, through brief misses,
+    and a new one gets the next unused number (`Instance.track_id`). Frames stream: nothing of earlier frames is kept.
 
     Options as for `core.segment` (`profile_faces` and `mirror_hands` are photo-only and ignored). `backend`:
     "landmarks" (offline, the default; "auto" means it too) or "sam2" (local, one model run per frame).

@@ -47,19 +47,22 @@ class _Child:
         """The child's next message; None when it died or said nothing for STALL_SECONDS."""
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + STALL_SECONDS
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except ValueError:
-            return None
+        while True:
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    return None
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # not ours (a library printing): skip it
+            if isinstance(message, dict):
+                return message
 
     def took_frame(self) -> bool:
         try:

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from . import video_child
-from .video_decode import (MAX_FILE_BYTES, MAX_FPS, MAX_SIDE, WORK_SIDE, VideoInfo, VideoLoadError,  # noqa: F401
-                           _av, out_size)
+from .video_decode import VideoInfo, VideoLoadError, _av
+
+__all__ = ["VideoInfo", "VideoLoadError", "VideoReader", "VideoWriter", "probe", "mux_audio", "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts"}
 # Audio codecs an MP4 takes as they are; others (pcm, vorbis, ...) are re-encoded to AAC.
