@@ -64,13 +64,13 @@ class _Child:
             if isinstance(message, dict):
                 return message
 
-    def took_frame(self) -> bool:
+    def took_frame(self) -> None:
+        """Tell the child its frame was copied out, so it may write the next one (a dead child shows in answer)."""
         try:
             self.proc.stdin.write(b"\n")
             self.proc.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError):
-            return False
+        except OSError:
+            pass
 
     def close(self, grace: float = 0.0) -> None:
         """Let the child finish within `grace` seconds, else kill it; always reaped, pipes closed."""

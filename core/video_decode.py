@@ -222,8 +222,8 @@ def _answer(request: dict, name: str, send) -> None:
             send({"frame": index, "t": t})
     except VideoLoadError as exc:
         send({"error": str(exc)})
-    except (BrokenPipeError, KeyboardInterrupt):
-        raise
+    except BrokenPipeError:
+        raise  # the parent is gone: nobody to tell
     except Exception as exc:
         send({"error": f"{name} could not be decoded ({type(exc).__name__})."})
 

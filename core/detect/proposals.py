@@ -15,9 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import hand_scale
 from .faces import SURE_FACE_SCORE, face_detection, faces_in
-from .geometry import box_of, square_crop
+from .geometry import box_of, hand_scale, square_crop
 from .hands import hands_in
 
 SKIN_SIDE = 160  # the colour model works on the photo shrunk to this longer side (regions, not edges)

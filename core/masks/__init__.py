@@ -1,6 +1,9 @@
 """The mask stage: prompts from landmarks, refinement with image evidence, and selection among candidates.
 
-    prompts.py    detections -> expanded boxes, landmark-shaped priors, point prompts, wrist limits
-    refine.py     a prior -> a mask that follows the photo (the offline backend's answer)
-    selection.py  a backend's candidates -> each instance's mask, judged by its landmarks
+    prompts.py     detections -> expanded boxes, landmark-shaped priors, point prompts, wrist limits, what is sure
+    skeleton.py    a hand's 20 bones: as points (coverage) and drawn (certain foreground)
+    faces.py       a face's smooth outline, priors and offline refinement to the hairline
+    refine.py      a prior -> a mask that follows the photo (the offline backend's hands)
+    silhouette.py  where the person ends (selfie segmentation): certain background around a hand
+    selection.py   a backend's candidates -> each instance's mask, judged and repaired by its landmarks
 """
