@@ -201,12 +201,13 @@ def _drive_webcam(url: str, frames: list, seconds: float) -> dict:
                 if kind == "close_stream" or (kind == "process_completed" and answers and len(answers) > 1):
                     return
 
-    def body(rgb):
-        return {"data": [{"url": data_url(rgb), "meta": {"_type": "gradio.FileData"}}, None],
+    def body(rgb):  # an RGB frame, or a data URL as it is (tests send damaged ones)
+        url = rgb if isinstance(rgb, str) else data_url(rgb)
+        return {"data": [{"url": url, "meta": {"_type": "gradio.FileData"}}] + [None] * (len(dep["inputs"]) - 1),
                 "fn_index": fn_index, "session_hash": session, "trigger_id": trigger, "event_data": None}
 
     client = httpx.Client(timeout=60)
-    frames = [np.ascontiguousarray(f) for f in frames]
+    frames = [f if isinstance(f, str) else np.ascontiguousarray(f) for f in frames]
     joined = client.post(f"{api}/queue/join", json=body(frames[0])).json()
     event_id = joined["event_id"]
     listener = threading.Thread(target=listen, daemon=True)  # the SSE stream opens after joining, as in browsers
@@ -227,7 +228,8 @@ def _drive_webcam(url: str, frames: list, seconds: float) -> dict:
     client.post(f"{api}/stream/{event_id}/close")
     client.close()
     return {"frames": len(latencies), "fps": len(latencies) / elapsed if elapsed else 0.0,
-        "median_ms": float(np.median(latencies)) if latencies else float("nan"), "errors": len(errors)}
+        "median_ms": float(np.median(latencies)) if latencies else float("nan"), "errors": len(errors),
+        "error_messages": [str((m.get("output") or {}).get("error") or m) for m in errors]}
 
 
 def browser_webcam_fps(seconds: float = 8.0) -> dict | None:

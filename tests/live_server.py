@@ -59,12 +59,12 @@ def serve_app(env: dict | None = None, timeout: float = 90.0):
 
 def frames_from_webcam_tab(page, url: str, seconds: float) -> int:
     """Open the app in a Playwright `page` (a browser with a fake camera), start the Webcam tab, and count the
-    distinct live frames it shows in `seconds` (each answer the app streams back is a new image file)."""
+    distinct live frames it shows in `seconds` (each answer the app streams back is a new JPEG data URL)."""
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Webcam").first.click()
     page.get_by_role("button", name="Click to Access Webcam").click()
     page.locator("button:visible:has-text('Record')").first.click()
-    live = page.locator("img:visible[src*='/gradio_api/file=']").first
+    live = page.locator("img:visible[src^='data:image/jpeg']").first
     live.wait_for(timeout=60_000)
     seen, t0 = set(), time.monotonic()
     while time.monotonic() - t0 < seconds:
