@@ -18,8 +18,9 @@ from core.detect import warm_up  # noqa: E402
 from core.loading import MAX_FILE_BYTES  # noqa: E402  (uploads above the loader's own limit never reach the disk)
 from ui.files import save_pil_to_cache_atomically  # noqa: E402,F401  (importing it installs the cache fix)
 from ui.photo import EXAMPLES, segment_photo  # noqa: E402,F401  (bench/limits.py calls segment_photo)
-from ui.video import build_video_tab  # noqa: E402
-from ui.webcam import build_webcam_tab  # noqa: E402
+from ui.queue_guard import install as install_queue_guard  # noqa: E402
+from ui.video import VIDEO_LIMIT, build_video_tab  # noqa: E402
+from ui.webcam import WEBCAM_LIMIT, build_webcam_tab, end_webcam_stream  # noqa: E402
 
 DESCRIPTION = """# Face & hand segmentation
 Every face and hand in a photo gets its own labelled mask: pick an example or drop in a photo (a clip or your
@@ -35,7 +36,11 @@ def build_demo() -> gr.Blocks:
         build_photo_tab()
         build_video_tab()
         build_webcam_tab()
+        demo.unload(end_webcam_stream)
     demo.queue(default_concurrency_limit=2, max_size=32)
+    # Clips and webcam streams are limited per visitor and in how many may wait, so that they never fill the
+    # queue that every request shares (32 waiting clips locked photos and the webcam out).
+    install_queue_guard(demo, {"video": VIDEO_LIMIT, "webcam": WEBCAM_LIMIT})
     return demo
 
 

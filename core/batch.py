@@ -222,8 +222,23 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
 
 
 def partial_folder(final: Path, pid: int | None = None) -> Path:
-    """Where a photo's outputs are written before they are moved into `final`."""
+    """Where a photo's or video's outputs are written before they are moved into `final`. Earlier ones of the
+    same `final` whose process is gone (a run that was killed) are removed first."""
+    for old in final.parent.glob(f".{glob.escape(final.name)}.partial-*"):
+        owner = old.name.rsplit("-", 1)[1]
+        if owner.isdigit() and int(owner) != os.getpid() and not _process_alive(int(owner)):
+            shutil.rmtree(old, ignore_errors=True)
     return final.parent / f".{final.name}.partial-{os.getpid() if pid is None else pid}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        pass
+    return True
 
 
 def process_row(row: dict, out_root: str, formats="png,coco", **options) -> dict:

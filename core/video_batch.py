@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch import count_result, made_from, source_stamp
+from .batch import count_result, made_from, partial_folder, source_stamp
 from .video_io import VIDEO_SUFFIXES
 
 # .gif stays with the photo batch (its first frame, as before); segment_video reads animated GIFs when asked.
@@ -103,10 +103,14 @@ def _is_done(folder: Path, masks: bool, anonymise, path) -> bool:
 
 
 def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=None, anonymise_style: str = "blur",
-                  max_seconds=None, progress=None, file_name: str = "", on_frame=None, **options) -> dict:
+                  max_seconds=None, max_fps=None, progress=None, file_name: str = "", on_frame=None,
+                  should_stop=None, **options) -> dict:
     """Segment every frame of one video and write its folder. Returns {"path", "out", "ok", "summary" | "error",
     "frames", "labels", "files"}; an unusable video is reported (one sentence), not raised. `on_frame(done,
-    total)` is called after each frame (total: the container's frame count, 0 when it does not say)."""
+    total)` is called after each frame (total: the frames expected, 0 when the container does not say).
+    `max_fps`: a faster clip is thinned to every n-th frame, and its videos are written at that rate.
+    `should_stop()` is asked after each frame: True stops the clip there, writes nothing and returns "ok" False
+    with "stopped" True (a Space's visitor who left or pressed Stop)."""
     from tqdm import tqdm
 
     from .effects import anonymise as hide
@@ -118,26 +122,30 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     name = file_name or Path(path).stem
     fail = {"path": str(path), "out": str(final), "ok": False}
     try:
-        reader = VideoReader(path, max_seconds=max_seconds)
+        reader = VideoReader(path, max_seconds=max_seconds, max_fps=max_fps)
     except VideoLoadError as exc:
         return dict(fail, error=str(exc))
     info = reader.info
-    tmp = final.parent / f".{final.name}.partial-{os.getpid()}"
+    tmp = partial_folder(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     audio = path if info.has_audio else None
     w, h = info.out_size
     labels: dict = {}
     frames, messages, timing = 0, [], {}
+    if info.step > 1:
+        messages.append(f"{Path(path).name} is {info.fps:.0f} frames per second; every {info.step}"
+                        f"{'nd' if info.step == 2 else 'rd' if info.step == 3 else 'th'} frame was processed "
+                        f"({info.out_fps:.0f} per second).")
     ann_id = 0
     images_f = open(tmp / ".images.jsonl", "w")
     anns_f = open(tmp / ".annotations.jsonl", "w")
-    bar = tqdm(total=info.frames or None, unit="frame", file=sys.stderr, desc=Path(path).name,
+    bar = tqdm(total=info.expected_frames or None, unit="frame", file=sys.stderr, desc=Path(path).name,
                disable=(not progress) if progress is not None else None, leave=False, dynamic_ncols=True)
     started = time.perf_counter()
     try:
-        with VideoWriter(tmp / "annotated.mp4", w, h, info.fps, audio_from=audio) as annotated_out, \
-                _maybe_writer(anonymise, tmp / "anonymised.mp4", w, h, info.fps, audio) as anon_out:
+        with VideoWriter(tmp / "annotated.mp4", w, h, info.out_fps, audio_from=audio) as annotated_out, \
+                _maybe_writer(anonymise, tmp / "anonymised.mp4", w, h, info.out_fps, audio) as anon_out:
             writers = [x for x in (annotated_out, anon_out) if x is not None]
             for result in segment_video(reader, **options):
                 i = result.frame_index
@@ -167,7 +175,12 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
                 frames += 1
                 bar.update(1)
                 if on_frame is not None:
-                    on_frame(frames, info.frames)
+                    on_frame(frames, info.expected_frames)
+                if should_stop is not None and should_stop():
+                    raise _Stopped
+    except _Stopped:
+        _cleanup(tmp, images_f, anns_f, bar)
+        return dict(fail, error=f"Stopped after frame {frames}.", stopped=True)
     except VideoLoadError as exc:
         _cleanup(tmp, images_f, anns_f, bar)
         return dict(fail, error=str(exc))
@@ -185,7 +198,7 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     bar.close()
     _write_coco(tmp, name)
     seconds = time.perf_counter() - started
-    summary = {"source": str(path), **source_stamp(path), "frames": frames, "fps": round(info.fps, 3),
+    summary = {"source": str(path), **source_stamp(path), "frames": frames, "fps": round(info.out_fps, 3),
                "width": w, "height": h,
                "audio": bool(audio) and all(x.audio_copied for x in writers), "labels": labels, "messages": messages,
                "seconds": round(seconds, 2),
@@ -207,6 +220,10 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
              if (final / f).is_file()]
     return {"path": str(path), "out": str(final), "ok": True, "summary": " ".join([line] + messages),
             "headline": line, "messages": messages, "frames": frames, "labels": sorted(labels), "files": files}
+
+
+class _Stopped(Exception):
+    """`should_stop()` said so."""
 
 
 class _Null:

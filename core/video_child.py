@@ -86,9 +86,10 @@ class _Child:
                 pass
 
 
-def probe(path, name: str, max_seconds) -> VideoInfo:
+def probe(path, name: str, max_seconds, max_fps=None) -> VideoInfo:
     """The file's VideoInfo checked against the limits, read by a watched child (VideoLoadError otherwise)."""
-    child = _Child({"mode": "probe", "path": str(path), "name": name, "max_seconds": max_seconds})
+    child = _Child({"mode": "probe", "path": str(path), "name": name, "max_seconds": max_seconds,
+                    "max_fps": max_fps})
     try:
         message = child.answer()
     finally:

@@ -6,15 +6,21 @@ watches it (why: see there). Frames are decoded with PyAV's default slice thread
 (`thread_type="AUTO"`) hung for good inside `avcodec_free_context` after a corrupt packet on 3-5 of 6 damaged
 copies of the example clip, slice threads on none of 12, and cost no more here (6 ms per 1080p frame).
 
-Documented limits: frames larger than `MAX_SIDE` on their longer side are refused (8K); frames larger than
-`WORK_SIDE` are downscaled to it for processing and output (4K -> 1920x1080); frame rates above `MAX_FPS` are
-refused; `max_seconds` (None for no limit) caps the duration, e.g. 60 s on the Space.
+Documented limits: frames larger than `MAX_SIDE` on their longer side are refused (8K), and so are frames that
+would be under `MIN_SIDE` once downscaled; frames larger than `WORK_SIDE` are downscaled to it for processing and
+output (4K -> 1920x1080); frame rates above `MAX_FPS` are refused; `max_seconds` (None for no limit) caps the
+duration, e.g. 60 s on the Space; `max_fps` (None: every frame) keeps every `step`-th frame of a faster clip.
+
+The duration cap does not trust time stamps: a file can say anything in them (all frames at 0 s, time that
+restarts every 20 s: both ran for minutes past a 60 s cap). A time stamp that does not move forward is taken as
+one frame after the last, and the frames read are counted against the cap at the declared frame rate too.
 
 The child talks in JSON lines on stdout and reads one line on stdin per frame the parent has taken: see `main`.
 """
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import signal
 import sys
@@ -26,6 +32,7 @@ import numpy as np
 MAX_SIDE = 4096  # longer side of a frame we accept (8K is refused)
 WORK_SIDE = 1920  # longer side frames are downscaled to for processing and output
 MAX_FPS = 240.0
+MIN_SIDE = 8  # shorter side of a processed frame; a 4x4 clip is refused at the probe, before any work
 MAX_FILE_BYTES = 2 * 1024**3
 
 
@@ -43,6 +50,17 @@ class VideoInfo:
     has_audio: bool
     codec: str
     rotation: int = 0  # degrees counterclockwise the stored frames are turned for display (0, 90, 180, 270)
+    step: int = 1  # every step-th frame is processed (a clip faster than the caller's max_fps is thinned)
+
+    @property
+    def out_fps(self) -> float:
+        """Frame rate of the frames we yield (and of the videos written from them)."""
+        return self.fps / self.step
+
+    @property
+    def expected_frames(self) -> int:
+        """Frames we expect to yield, from the declared count (0 when the container does not say)."""
+        return -(-self.frames // self.step)
 
     @property
     def out_size(self) -> tuple:
@@ -85,13 +103,13 @@ def _open(path, name: str):
         raise VideoLoadError(f"{name} is not a video we can read (unknown or damaged format).") from None
 
 
-def probe_here(path, name: str, max_seconds) -> VideoInfo:
+def probe_here(path, name: str, max_seconds, max_fps=None) -> VideoInfo:
     """What the file declares, checked against the limits (raises VideoLoadError with one sentence)."""
     with _open(path, name) as c:
-        return _check(c, name, max_seconds)
+        return _check(c, name, max_seconds, max_fps)
 
 
-def _check(c, name: str, max_seconds) -> VideoInfo:
+def _check(c, name: str, max_seconds, max_fps=None) -> VideoInfo:
     if not c.streams.video:
         what = "only audio" if c.streams.audio else "no video track"
         raise VideoLoadError(f"{name} has {what}; give a video with pictures.")
@@ -101,6 +119,8 @@ def _check(c, name: str, max_seconds) -> VideoInfo:
         raise VideoLoadError(f"{name} has a video track without a frame size (damaged file).")
     if max(w, h) > MAX_SIDE:
         raise VideoLoadError(f"{name} is {w}x{h}; videos up to {MAX_SIDE} px on the longer side are accepted.")
+    if min(out_size(w, h)) < MIN_SIDE:
+        raise VideoLoadError(f"{name} is {w}x{h} pixels, too small to find faces or hands in.")
     rate = s.average_rate or s.guessed_rate or s.base_rate
     fps = float(rate) if rate else 0.0
     if fps > MAX_FPS:
@@ -115,8 +135,10 @@ def _check(c, name: str, max_seconds) -> VideoInfo:
     rotation = _first_frame_rotation(c, s, name)
     if rotation in (90, 270):
         w, h = h, w
-    return VideoInfo(int(w), int(h), fps or 25.0, int(s.frames or 0), duration, bool(c.streams.audio),
-                     s.codec_context.name, rotation)
+    fps = fps or 25.0
+    step = max(1, math.ceil(fps / max_fps - 1e-6)) if max_fps else 1
+    return VideoInfo(int(w), int(h), fps, int(s.frames or 0), duration, bool(c.streams.audio),
+                     s.codec_context.name, rotation, step)
 
 
 def _first_frame_rotation(c, stream, name: str) -> int:
@@ -139,17 +161,20 @@ def _rotation(frame) -> int:
 
 
 def decode_here(path, name: str, info: VideoInfo, max_seconds):
-    """Yield (frame_index, time_s, RGB uint8 frame of `info.out_size`, upright), then one last (None, None,
-    warning) while the file is still open: "" when the clip ended, else one sentence on why it stopped early.
+    """Yield (frame_index, time_s, RGB uint8 frame of `info.out_size`, upright) for every `info.step`-th frame,
+    then one last (None, None, warning) while the file is still open: "" when the clip ended, else one sentence
+    on why it stopped early.
 
     The last item comes before the container is closed because closing is where a damaged file can hang."""
     av = _av()
     sw, sh = info.stored_size
     turns = info.rotation // 90
-    read = 0
+    read = decoded = 0
+    frame_s = 1.0 / info.fps
+    budget = math.floor(max_seconds * info.fps) + 1 if max_seconds else None  # frames, whatever the time stamps say
     with _open(path, name) as c:
         stream = c.streams.video[0]  # default slice threads, never frame threads (see the module docstring)
-        first_t = None
+        first_t = last_t = None
         frames = c.decode(stream)
         warning = ""
         while True:
@@ -163,13 +188,19 @@ def decode_here(path, name: str, info: VideoInfo, max_seconds):
                 warning = (f"{name} broke off after frame {read} (damaged or truncated); "
                            "the frames before it were processed.")
                 break
-            t = float(frame.time) if frame.time is not None else read / info.fps
+            t = float(frame.time) if frame.time is not None else None
             if first_t is None:
-                first_t = t
-            t -= first_t
-            if max_seconds and t > max_seconds:
+                first_t = t or 0.0
+            t = t - first_t if t is not None else None
+            if last_t is not None and (t is None or t <= last_t):
+                t = last_t + frame_s  # a time stamp that does not advance: one frame after the last
+            last_t = t = t or 0.0
+            decoded += 1
+            if (max_seconds and t > max_seconds) or (budget and decoded > budget):
                 warning = f"{name} was cut at {max_seconds:.0f} s."
                 break
+            if (decoded - 1) % info.step:
+                continue  # thinned out: not converted, not sent
             if (frame.width, frame.height) != (sw, sh):
                 frame = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA")
             rgb = frame.to_ndarray(format="rgb24")
@@ -205,7 +236,7 @@ def main(request: dict) -> None:
 def _answer(request: dict, name: str, send) -> None:
     try:
         if request["mode"] == "probe":
-            send({"info": asdict(probe_here(request["path"], name, request["max_seconds"]))})
+            send({"info": asdict(probe_here(request["path"], name, request["max_seconds"], request.get("max_fps")))})
             return
         info = VideoInfo(**request["info"])
         w, h = info.out_size

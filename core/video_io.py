@@ -25,9 +25,10 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".mpg
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
 
 
-def probe(path, max_seconds: float | None = None) -> VideoInfo:
-    """What the file declares, checked against the limits (raises VideoLoadError with one sentence)."""
-    return video_child.probe(path, Path(path).name, max_seconds)
+def probe(path, max_seconds: float | None = None, max_fps: float | None = None) -> VideoInfo:
+    """What the file declares, checked against the limits (raises VideoLoadError with one sentence). `max_fps`:
+    a faster clip is thinned to every `info.step`-th frame."""
+    return video_child.probe(path, Path(path).name, max_seconds, max_fps)
 
 
 class VideoReader:
@@ -37,11 +38,11 @@ class VideoReader:
     frames before the break and records why in `self.warning`; a file with no decodable frame at all raises
     VideoLoadError."""
 
-    def __init__(self, path, max_seconds: float | None = None):
+    def __init__(self, path, max_seconds: float | None = None, max_fps: float | None = None):
         self.path = str(path)
         self.name = Path(path).name
         self.max_seconds = max_seconds
-        self.info = probe(path, max_seconds)
+        self.info = probe(path, max_seconds, max_fps)
         self.warning = ""
         self.frames_read = 0
 

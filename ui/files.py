@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
@@ -13,38 +15,65 @@ from gradio import processing_utils
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 OUT_ROOT = Path(tempfile.gettempdir()) / "face-hand-segmentation"
-# Each request writes its downloads into a folder of OUT_ROOT; Gradio copies them into its own cache (emptied by
-# delete_cache) when it sends the answer, so ours are pruned: the newest DOWNLOADS_KEEP folders younger than
-# DOWNLOADS_MAX_AGE_S are kept, the rest deleted at the start of each request.
+# Each request writes its downloads into a folder of its own; Gradio copies them into its own cache (emptied by
+# delete_cache) when it sends the answer, so ours are pruned when a request of the same kind starts: the newest
+# `keep` folders younger than `max_age_s` are kept, the rest deleted, except folders still being written.
 DOWNLOADS_KEEP = int(os.environ.get("DOWNLOADS_KEEP", "32"))
 DOWNLOADS_MAX_AGE_S = float(os.environ.get("DOWNLOADS_MAX_AGE_S", "600"))
+VIDEO_DOWNLOADS_KEEP = int(os.environ.get("VIDEO_DOWNLOADS_KEEP", "4"))  # a clip's folder holds two MP4s
 
 
-def out_root() -> Path:
-    OUT_ROOT.mkdir(parents=True, exist_ok=True)
-    return OUT_ROOT
+class DownloadFolders:
+    """One kind of request's download folders under one root. Photos and videos have a root each, so that many
+    quick photo requests never prune a clip's folder; and a folder is never pruned while its request is still
+    writing into it (a 60 s clip takes minutes, and its folder was deleted under it: issue 18, item 4)."""
 
+    def __init__(self, name: str, keep: int, max_age_s: float = DOWNLOADS_MAX_AGE_S):
+        self.name, self.keep, self.max_age_s = name, keep, max_age_s
+        self._in_use: set = set()
+        self._lock = threading.Lock()
 
-def new_download_folder() -> str:
-    """A fresh folder for one request's downloads, after deleting old ones."""
-    prune_downloads(out_root())
-    return tempfile.mkdtemp(dir=out_root())
+    @property
+    def root(self) -> Path:
+        return OUT_ROOT / self.name
 
-
-def prune_downloads(root: Path, keep: int = DOWNLOADS_KEEP, max_age_s: float = DOWNLOADS_MAX_AGE_S) -> None:
-    """Delete earlier requests' download folders: all but the newest `keep`, and any older than `max_age_s`."""
-    folders = []
-    for entry in os.scandir(root):
+    @contextmanager
+    def new(self):
+        """A fresh folder for one request (after pruning old ones), kept from pruning until the block ends; a
+        request that fails leaves no empty folder behind."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self.prune()
+            folder = tempfile.mkdtemp(dir=self.root)
+            self._in_use.add(folder)
         try:
-            if entry.is_dir(follow_symlinks=False):
-                folders.append((entry.stat(follow_symlinks=False).st_mtime, entry.path))
-        except OSError:  # deleted meanwhile by another request
-            pass
-    folders.sort(reverse=True)
-    now = time.time()
-    for n, (mtime, path) in enumerate(folders):
-        if n >= keep or now - mtime > max_age_s:
-            shutil.rmtree(path, ignore_errors=True)
+            yield Path(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            with self._lock:
+                self._in_use.discard(folder)
+
+    def prune(self) -> None:
+        """Delete this root's earlier folders: all but the newest `keep`, and any older than `max_age_s`; never
+        one in use."""
+        folders = []
+        for entry in os.scandir(self.root):
+            try:
+                if entry.is_dir(follow_symlinks=False) and entry.path not in self._in_use:
+                    folders.append((entry.stat(follow_symlinks=False).st_mtime, entry.path))
+            except OSError:  # deleted meanwhile
+                pass
+        folders.sort(reverse=True)
+        now = time.time()
+        for n, (mtime, path) in enumerate(folders):
+            if n >= self.keep or now - mtime > self.max_age_s:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+PHOTO_DOWNLOADS = DownloadFolders("photos", DOWNLOADS_KEEP)
+VIDEO_DOWNLOADS = DownloadFolders("videos", VIDEO_DOWNLOADS_KEEP)
 
 
 def save_pil_to_cache_atomically(img, cache_dir, name: str = "image", format: str = "webp") -> str:

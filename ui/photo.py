@@ -21,7 +21,7 @@ from core.export import safe_name, write_downloads
 from core.render import label_colour, preview
 from core.status import owner_notes, visitor_status
 
-from .files import EXAMPLES_DIR, PhotoInput, new_download_folder
+from .files import EXAMPLES_DIR, PHOTO_DOWNLOADS, PhotoInput
 from .sessions import RecentSessions
 
 log = logging.getLogger("app")
@@ -216,8 +216,8 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     style = style if style in STYLES else "blur"
     hidden = anonymise(result, what, style) if what != "off" else None
     name = Path(session.photo).name
-    folder = Path(new_download_folder())
-    files = write_downloads(result, folder, source_name=name, anonymised=hidden)
+    with PHOTO_DOWNLOADS.new() as folder:
+        files = write_downloads(result, folder, source_name=name, anonymised=hidden)
     visitor_token = bool(session.options["replicate_token"])
     owner = set(owner_notes(result, visitor_token))
     details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
