@@ -72,3 +72,73 @@ def frames_from_webcam_tab(page, url: str, seconds: float) -> int:
         time.sleep(0.01)
     page.locator("button:visible:has-text('Stop')").first.click()
     return len(seen)
+
+
+class QueueVisitor:
+    """One visitor (one session) talking to the app's queue over HTTP as the browser does: join an event, listen to
+    its messages, cancel it. For tests of what the queue accepts, refuses and stops; gradio_client hides these."""
+
+    def __init__(self, url: str, name: str):
+        import httpx
+
+        self.url, self.session = url, f"{name}-{os.getpid()}-{time.monotonic_ns()}"
+        self.http = httpx.Client(timeout=60)
+        self.messages: list = []  # every message of this session, as it came
+        self._listener = None
+        self._config = None
+
+    def fn_index(self, api_name: str) -> int:
+        if self._config is None:
+            self._config = self.http.get(self.url + "config").json()
+        return next(i for i, d in enumerate(self._config["dependencies"]) if d.get("api_name") == api_name)
+
+    def upload(self, path) -> dict:
+        with open(path, "rb") as fh:
+            answer = self.http.post(self.url + "gradio_api/upload", files={"files": (Path(path).name, fh)})
+        answer.raise_for_status()
+        return {"path": answer.json()[0], "orig_name": Path(path).name, "meta": {"_type": "gradio.FileData"}}
+
+    def join(self, api_name: str, data: list):
+        """(HTTP status, the event id or the refusal's text)."""
+        body = {"data": data, "fn_index": self.fn_index(api_name), "session_hash": self.session,
+                "trigger_id": None, "event_data": None}
+        answer = self.http.post(self.url + "gradio_api/queue/join", json=body)
+        payload = answer.json()
+        if answer.status_code == 200:  # as the browser: the message stream opens for a joined event only
+            self._listen()
+        return answer.status_code, payload.get("event_id") if answer.status_code == 200 else payload.get("detail")
+
+    def cancel(self, api_name: str, event_id: str) -> None:
+        self.http.post(self.url + "gradio_api/cancel", json={"session_hash": self.session, "event_id": event_id,
+                                                              "fn_index": self.fn_index(api_name)})
+
+    def wait_for(self, predicate, seconds: float = 120.0):
+        """The first message (dict) for which `predicate` is true, or None after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for message in list(self.messages):
+                if predicate(message):
+                    return message
+            time.sleep(0.05)
+        return None
+
+    def _listen(self) -> None:
+        import threading
+
+        if self._listener is None or not self._listener.is_alive():  # Gradio ends the stream when idle
+            self._listener = threading.Thread(target=self._read, daemon=True)
+            self._listener.start()
+
+    def _read(self) -> None:
+        import json
+
+        import httpx
+
+        try:
+            with httpx.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.session},
+                              timeout=None) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:"):
+                        self.messages.append(json.loads(line[5:]))
+        except httpx.HTTPError:
+            pass  # the server went away at the end of a test
