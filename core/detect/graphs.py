@@ -5,7 +5,8 @@ shared between threads without a lock, and each one costs tens of megabytes and 
 never created per option value. Face detection runs at one fixed low threshold and callers filter the scores it
 returns (`FACE_FLOOR`). The Hands solution does not report its palm detector's score, so its threshold is part of
 the graph: callers' confidences are rounded to `HANDS_CONFIDENCE_STEP` and at most `MAX_EXTRA_HAND_GRAPHS` graphs
-for non-default confidences live at once (least recently used ones are closed). Every other option (how many
+for non-default confidences live at once (least recently used ones are closed, and the ~52 MB each held is handed
+back to the kernel: glibc keeps a closed graph's memory otherwise). Every other option (how many
 faces or hands to keep) is applied to the results, never to the graph.
 """
 from __future__ import annotations
@@ -68,7 +69,15 @@ def _get(key):
     for graph, lock in evicted:  # close outside the registry lock, once no thread is using the graph
         with lock:
             graph.close()
+    if evicted:
+        _give_back_memory()
     return entry
+
+
+def _give_back_memory() -> None:
+    from ..malloc import give_back_freed_memory
+
+    give_back_freed_memory()
 
 
 def run(key: tuple, rgb):
