@@ -1,6 +1,12 @@
 """Concurrency and soak: N gradio_client callers x M requests against the app on 127.0.0.1.
 
     python -m bench.soak [--callers 8] [--requests 25] [--url http://127.0.0.1:7860/] [--backend landmarks]
+    python -m bench.soak --mix [--videos 4] [--webcams 20] [--photos 40] [--settle 60]
+
+--mix: video, webcam and photo visitors at once against a fresh `python app.py`; prints the server's RSS,
+threads, open files, processes and disk (its TMPDIR) before, at the peak and --settle seconds after, with the
+errors and lost results (a clip without its files or all 89 frames, a photo answer that differs from the lone one,
+a webcam stream with no frame back).
 
 Without --url it starts `python app.py` on a free loopback port and measures that process's RSS (with children)
 after every request. Each photo is first sent once, alone: that is the sequential reference. Then every
@@ -125,6 +131,148 @@ def soak(url: str, photos: list, callers: int, requests: int, backend: str = "la
     return report
 
 
+# ------------------------------------------------------------------------------------------------ the mix
+
+class Sampler:
+    """The server's RSS (with children), threads (with children), open files and the disk under its TMPDIR, every
+    `every` seconds on a thread of its own."""
+
+    def __init__(self, pid: int, tmp: Path, every: float = 0.5):
+        self.pid, self.tmp, self.every = pid, tmp, every
+        self.samples: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> dict:
+        import psutil
+
+        proc = psutil.Process(self.pid)
+        procs = [proc] + proc.children(recursive=True)
+        rss = threads = files = 0
+        for p in procs:
+            try:
+                rss += p.memory_info().rss
+                threads += p.num_threads()
+                files += p.num_fds()
+            except psutil.NoSuchProcess:
+                pass
+        disk = 0
+        for f in self.tmp.rglob("*"):
+            try:
+                if f.is_file():
+                    disk += f.stat().st_size
+            except OSError:
+                pass
+        return {"rss_mb": rss / 2**20, "threads": threads, "open_files": files, "disk_mb": disk / 2**20,
+                "processes": len(procs)}
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self.samples.append(self.now())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self) -> dict:
+        return {k: max(s[k] for s in self.samples) for k in self.samples[0]} if self.samples else {}
+
+
+def mix(url: str, pid: int, tmp: Path, videos: int = 4, webcams: int = 20, photos_n: int = 40,
+        settle_s: float = 60.0) -> dict:
+    """Video, webcam and photo visitors at once: `videos` clip visitors (one clip each), `webcams` webcam sessions
+    (4 at a time, each a 3 s stream) and `photos_n` photo requests (4 callers); then `settle_s` of quiet."""
+    from gradio_client import Client, handle_file
+
+    from bench.clips import EXAMPLES_CANDIDATES, load_rgb, pan_frames
+    from bench.video import webcam_round_trip
+
+    clip = REPO / "examples" / "asl_walk_intel.mp4"
+    photos = default_photos()
+    cam = list(pan_frames(load_rgb(EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg"), 10, size=(640, 480)))
+    ref_client = Client(url, verbose=False)
+    reference = {str(p): fingerprint(ref_client.predict(handle_file(str(p)), "landmarks", 0.5, 6, 1.5, "",
+                                                        api_name="/segment")) for p in photos}
+    sampler = Sampler(pid, tmp)
+    before = sampler.now()
+    errors, lost = [], []
+    counts = {"videos": 0, "webcam_sessions": 0, "webcam_frames": 0, "photos": 0}
+    lock = threading.Lock()
+
+    def video_visitor(k: int):
+        try:
+            _, _, status, files = Client(url, verbose=False).predict(handle_file(str(clip)), "no", 0.5, 6,
+                                                                    api_name="/segment_video")
+        except Exception as exc:
+            with lock:
+                errors.append(f"video {k}: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        names = {Path(f).name for f in files if Path(f).is_file()}
+        coco = next((f for f in files if f.endswith("coco.json")), None)
+        frames = len(json.loads(Path(coco).read_text())["images"]) if coco and Path(coco).is_file() else 0
+        with lock:
+            if not {"annotated.mp4", "coco.json", "result.json"} <= names or frames != 89:
+                lost.append(f"video {k}: {sorted(names)}, {frames} frames")
+            counts["videos"] += 1
+
+    def webcam_visitor(k: int):
+        for _ in range(webcams // 4):
+            out = webcam_round_trip(cam, seconds=3.0, url=url)
+            with lock:
+                counts["webcam_sessions"] += 1
+                counts["webcam_frames"] += out["frames"]
+                if out["errors"]:
+                    errors.append(f"webcam {k}: {out['error_messages'][:1]}")
+                elif not out["frames"]:
+                    lost.append(f"webcam {k}: no frame came back")
+
+    def photo_caller(k: int):
+        client = Client(url, verbose=False)
+        for i in range(photos_n // 4):
+            photo = photos[(k + i) % len(photos)]
+            try:
+                fp = fingerprint(client.predict(handle_file(str(photo)), "landmarks", 0.5, 6, 1.5, "",
+                                                api_name="/segment"))
+            except Exception as exc:
+                with lock:
+                    errors.append(f"photo {photo.name}: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            with lock:
+                counts["photos"] += 1
+                if fp != reference[str(photo)]:
+                    lost.append(f"photo {photo.name}: differs from the lone request")
+
+    t0 = time.perf_counter()
+    with sampler, ThreadPoolExecutor(videos + 8) as pool:
+        jobs = [pool.submit(video_visitor, k) for k in range(videos)]
+        jobs += [pool.submit(webcam_visitor, k) for k in range(4)]
+        jobs += [pool.submit(photo_caller, k) for k in range(4)]
+        for job in jobs:
+            job.result()
+        busy_s = time.perf_counter() - t0
+        time.sleep(settle_s)
+    after = sampler.now()
+    return {"counts": counts, "errors": errors, "lost": lost, "busy_s": round(busy_s, 1), "before": before,
+            "peak": sampler.peak(), "after": after}
+
+
+def print_mix(report: dict, settle_s: float) -> None:
+    rows = [("before", report["before"]), ("peak", report["peak"]), (f"{settle_s:.0f} s after", report["after"])]
+    print(f"mix: {report['counts']} in {report['busy_s']} s; errors {len(report['errors'])}, "
+          f"lost results {len(report['lost'])}")
+    print("| when | RSS MB | threads | open files | processes | disk MB |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, s in rows:
+        print(f"| {name} | {s['rss_mb']:.0f} | {s['threads']} | {s['open_files']} | {s['processes']} | "
+              f"{s['disk_mb']:.1f} |")
+    for line in report["errors"] + report["lost"]:
+        print("-", line)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--callers", type=int, default=8)
@@ -132,7 +280,24 @@ def main(argv=None):
     ap.add_argument("--url", help="a running app (RSS is then not measured); default: start app.py here")
     ap.add_argument("--backend", default="landmarks")
     ap.add_argument("--mark", type=int, default=50, help="RSS growth is measured from this request to the last")
+    ap.add_argument("--mix", action="store_true",
+                    help="video + webcam + photo visitors at once (--videos, --webcams, --photos), then --settle s")
+    ap.add_argument("--videos", type=int, default=4)
+    ap.add_argument("--webcams", type=int, default=20)
+    ap.add_argument("--photos", type=int, default=40)
+    ap.add_argument("--settle", type=float, default=60.0)
     args = ap.parse_args(argv)
+    if args.mix:
+        import tempfile
+
+        sys.path.insert(0, str(REPO))
+        from tests.live_server import serve_app
+
+        tmp = Path(tempfile.mkdtemp(prefix="soak-mix-"))
+        with serve_app(env={"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio")}) as (url, proc, _log):
+            report = mix(url, proc.pid, tmp, args.videos, args.webcams, args.photos, args.settle)
+        print_mix(report, args.settle)
+        return 1 if report["errors"] or report["lost"] else 0
     photos = default_photos()
     if args.url:
         report = soak(args.url, photos, args.callers, args.requests, args.backend)
