@@ -18,6 +18,7 @@ from core import backends
 from core.edits import Edits, apply_removals, same_instance
 from core.effects import STYLES, anonymise
 from core.export import safe_name, write_downloads
+from core.loading import MAX_SIDE
 from core.render import label_colour, preview
 from core.status import owner_notes, visitor_status
 
@@ -32,6 +33,7 @@ ANONYMISE = ["off", "faces", "hands", "all"]
 SCROLL_TO_RESULT = """() => { if (window.innerWidth < 768) {
   document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
 _logged: set = set()
+OUTSIDE_PHOTO = "That click was outside the photo; click on the photo itself."
 SESSIONS = RecentSessions()  # by Gradio's session id: the visitor's photo, results and edits
 
 
@@ -98,10 +100,13 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
                    evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
     """A click on the photo: inside a mask it selects that mask; elsewhere it looks for a missed face or hand
     there (`segment(..., hints=[...])`, with the earlier clicks on this photo)."""
-    session = SESSIONS.get(request.session_hash)
     if image is None:
         return _unchanged("Upload a photo first, then click where a face or hand was missed.")
-    x, y = (float(v) for v in evt.index)
+    point = _click_point(getattr(evt, "index", None))
+    if point is None:
+        return _unchanged(OUTSIDE_PHOTO)
+    x, y = point
+    session = SESSIONS.get(request.session_hash)
     options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
     if session is None or session.photo != image or session.options != options:
         try:
@@ -127,8 +132,10 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
 def on_select_mask(anonymise_, style, evt: gr.SelectData, request: gr.Request):
     """A label chip (or mask) picked in the result: remember it, offer to remove it."""
     session = SESSIONS.get(request.session_hash)
-    label = evt.value if isinstance(evt.value, str) else None
-    if session is None or label is None:
+    if session is None:
+        return _unchanged("")
+    label = getattr(evt, "value", None)
+    if label not in [inst.label for inst in session.result.instances]:  # a stale chip, or any JSON via the API
         return _unchanged("")
     session.selected = label if evt.selected else None
     did = _selected(label) if evt.selected else ""
@@ -226,6 +233,16 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     status = visitor_status(result, visitor_token=visitor_token, did=did)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
     return shown, status, files, details, cutouts, hidden
+
+
+def _click_point(index):
+    """(x, y) of a click on the photo, or None for anything else: the API lets a caller send any JSON as the
+    index (NaN, 1e308, strings, one number), and no Python error text or 309-digit number may reach the status."""
+    if not isinstance(index, (list, tuple)) or len(index) != 2:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_SIDE for v in index):
+        return None  # NaN and infinity fail the comparison; no photo has a side beyond MAX_SIDE (core.loading)
+    return float(index[0]), float(index[1])
 
 
 def _unchanged(message: str):

@@ -1,0 +1,90 @@
+"""The Photo tab's handlers (ui/photo.py), called in-process the way Gradio calls them: the request, the event data
+and the progress are filled in from each handler's signature (gradio.helpers.special_args), so a call from the page
+names the component that triggered it and an API or MCP call names none, as on the server."""
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+from gradio.events import EventData, SelectData
+from gradio.helpers import special_args
+
+import core
+from ui import photo
+from ui.sessions import RecentSessions
+
+from .conftest import EXAMPLES_DIR, PHOTOS
+
+CARDS = str(EXAMPLES_DIR / "01_card_thrower_gesturing_pxhere.jpg")  # face-1, hand-1 (right), hand-2 (left)
+APOLLO = str(EXAMPLES_DIR / "04_apollo11_crew_nasa.jpg")  # a click at (280, 285) finds Collins's missed hand
+OTHER = str(PHOTOS / "grace_hopper.jpg")
+SETTINGS = ("landmarks", 0.5, 6, 1.5, "")  # backend, min_confidence, max_hands, box_scale, token
+RUN = gr.Button("Segment faces and hands")  # stands for the page's button: a call from the page names its trigger
+
+
+@pytest.fixture(autouse=True)
+def sessions(monkeypatch):
+    """Each test starts with no photo sessions, kept exactly as the app keeps them."""
+    fresh = RecentSessions(remember=photo.SESSIONS.remember)
+    monkeypatch.setattr(photo, "SESSIONS", fresh)
+    return fresh
+
+
+@pytest.fixture
+def segment_calls(monkeypatch):
+    """The hints of every `core.segment` call the tab makes."""
+    calls, real = [], core.segment
+
+    def counting(image, *args, hints=(), **kwargs):
+        calls.append(list(hints))
+        return real(image, *args, hints=hints, **kwargs)
+
+    monkeypatch.setattr(core, "segment", counting)
+    return calls
+
+
+def call(handler, *inputs, session="visitor", event=None):
+    args, *_ = special_args(handler, list(inputs), gr.Request(session_hash=session), event)
+    return handler(*args)
+
+
+def segment(image, session="visitor", page=True, what="off"):
+    """The Segment button on the page (page=True), or the /segment API event as gradio_client and MCP call it."""
+    return call(photo.segment_photo, image, *SETTINGS, what, "blur", session=session,
+                event=EventData(RUN if page else None, None))
+
+
+def click(image, x, y, session="visitor", what="off"):
+    return call(photo.on_click_photo, image, *SETTINGS, what, "blur", session=session,
+                event=SelectData(None, {"index": [x, y], "value": None}))
+
+
+def remove(label, session="visitor"):
+    call(photo.on_select_mask, "off", "blur", session=session,
+         event=SelectData(None, {"index": 0, "value": label, "selected": True}))
+    return call(photo.on_remove, "off", "blur", session=session)
+
+
+def labels(outputs) -> list:
+    return [inst["label"] for inst in outputs[3]["instances"]]
+
+
+# ------------------------------------------------------------------ item 8: hostile click points get a sentence
+
+OUTSIDE = "That click was outside the photo; click on the photo itself."
+
+
+@pytest.mark.parametrize("index", [[float("nan"), 10], [float("inf"), 10], ["a", "b"], [5], None, [1e308, 10],
+                                   [-3, 10], [True, 10], {"x": 1}, "10,10", [[1, 2], 3], [1, 2, 3]])
+def test_a_hostile_click_point_gets_the_apps_sentence(index, segment_calls):
+    out = call(photo.on_click_photo, CARDS, *SETTINGS, "off", "blur",
+               event=SelectData(None, {"index": index, "value": None}))
+    assert out[1] == OUTSIDE
+    assert segment_calls == []  # refused before any work
+
+
+@pytest.mark.parametrize("value", ["x" * 5000, "face-9", 12, None])
+def test_a_mask_that_is_not_in_the_result_is_not_echoed(value):
+    segment(CARDS)
+    out = call(photo.on_select_mask, "off", "blur", event=SelectData(None, {"index": 0, "value": value}))
+    assert "xxxxx" not in str(out[1]) and "face-9" not in str(out[1])
+    assert photo.SESSIONS.get("visitor").selected is None
