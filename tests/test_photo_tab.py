@@ -68,6 +68,61 @@ def labels(outputs) -> list:
     return [inst["label"] for inst in outputs[3]["instances"]]
 
 
+# ------------------------------------------------------------------------ item 6: sessions that go, not silently
+
+def test_api_calls_do_not_push_out_a_visitors_edits():
+    """Visitor A removes face-1; 8 API (or MCP) calls from other sessions used to take every slot, so A's next
+    anonymise change did nothing and A's next click brought face-1 back into the result and every download."""
+    segment(CARDS)
+    assert "face-1" not in labels(remove("face-1"))
+    for n in range(photo.SESSIONS.size):
+        segment(OTHER, session=f"api-{n}", page=False)
+    hidden = call(photo.on_effect, "faces", "blur")
+    assert labels(hidden) == ["hand-1 (right)", "hand-2 (left)"] and hidden[5] is not None
+    again = click(CARDS, 5, 4)  # background: looked at, nothing there
+    assert labels(again) == ["hand-1 (right)", "hand-2 (left)"]
+    assert "expired" not in again[1]
+
+
+def test_a_visitor_whose_edits_went_is_told_once_in_a_sentence():
+    """Eight other visitors on the page do take A's slot (memory is bounded); A is then told what happened, in
+    one sentence, on the next action, and the next click says the photo was segmented again without the edits."""
+    segment(CARDS)
+    remove("face-1")
+    for n in range(photo.SESSIONS.size):
+        segment(OTHER, session=f"visitor-{n}")
+    status = call(photo.on_effect, "faces", "blur")[1]
+    assert status == ("Your earlier edits on this photo (1 removed mask) were let go to make room for other "
+                      "visitors; press Segment or click the photo to start again.")
+    again = click(CARDS, 5, 4)
+    assert labels(again) == ["face-1", "hand-1 (right)", "hand-2 (left)"]  # the face is back, and it is said
+    assert ("Your earlier edits on this photo (1 removed mask) were let go to make room for other visitors; "
+            "it was segmented again without them.") in again[1]
+    assert "let go" not in click(CARDS, 5, 460)[1]  # said once: the new session is the visitor's again
+
+
+def test_edits_that_expired_idle_are_said_so(sessions, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("ui.sessions.time.monotonic", lambda: now[0])
+    segment(CARDS)
+    remove("hand-1 (right)")
+    now[0] += sessions.ttl_s + 1
+    status = call(photo.on_remove, "off", "blur")[1]
+    assert status.startswith("Your earlier edits on this photo (1 removed mask) expired after 15 minutes idle;")
+
+
+def test_a_new_photo_or_clear_is_not_told_about_old_edits(sessions):
+    segment(CARDS)
+    remove("face-1")
+    for n in range(sessions.size):
+        segment(OTHER, session=f"visitor-{n}")
+    assert "let go" not in segment(APOLLO)[1]  # another photo: its own start, nothing of the cards' edits
+    segment(CARDS, session="b")
+    remove("face-1", session="b")
+    call(photo.on_clear, session="b")
+    assert sessions.gone("b") is None
+
+
 # ------------------------------------------------------------------ item 8: hostile click points get a sentence
 
 OUTSIDE = "That click was outside the photo; click on the photo itself."
