@@ -9,6 +9,7 @@ from gradio.events import EventData, SelectData
 from gradio.helpers import special_args
 
 import core
+from core.edits import MAX_HINTS, Edits
 from ui import photo
 from ui.sessions import RecentSessions
 
@@ -121,6 +122,52 @@ def test_a_new_photo_or_clear_is_not_told_about_old_edits(sessions):
     remove("face-1", session="b")
     call(photo.on_clear, session="b")
     assert sessions.gone("b") is None
+
+
+# --------------------------------------------------------------------------- item 7: hints merged, capped, dropped
+
+def test_sixty_clicks_on_one_point_keep_one_look_and_a_short_status(segment_calls):
+    """60 clicks on the background at one point: click 60 took 7.5 s (every earlier click looked at again) and the
+    status line grew to 3,421 characters. Now a click that found nothing is not kept, and one at the same place is
+    answered from the first look."""
+    segment(CARDS)
+    for n in range(60):
+        out = click(CARDS, 5 + n % 3, 4)
+        assert max(len(hints) for hints in segment_calls) <= 1, n
+        assert photo.SESSIONS.get("visitor").edits.hints == ()
+        assert len(out[1]) < 400 and out[1].count("No face or hand was found") <= 1, out[1]
+    assert sum(1 for hints in segment_calls if hints) == 1
+
+
+def test_a_click_that_found_nothing_is_not_looked_at_again(segment_calls):
+    segment(CARDS)
+    first = click(CARDS, 5, 4)
+    assert "No face or hand was found near the point (5, 4)." in first[1]
+    second = click(CARDS, 795, 460)
+    assert segment_calls[-1] == [(795.0, 460.0)]
+    assert "(5, 4)" not in second[1] and "No face or hand was found near the point (795, 460)." in second[1]
+
+
+def test_a_click_that_found_a_hand_is_kept(segment_calls):
+    segment(APOLLO)
+    found = click(APOLLO, 280, 285)
+    assert "hand-" in found[1] and len(labels(found)) == 8
+    after = click(APOLLO, 5, 4)
+    assert segment_calls[-1] == [(280.0, 285.0), (5.0, 4.0)] and len(labels(after)) == 8
+    assert photo.SESSIONS.get("visitor").edits.hints == ((280.0, 285.0),)
+
+
+def test_clicks_are_capped(segment_calls):
+    segment(CARDS)
+    session = photo.SESSIONS.get("visitor")
+    kept = tuple((20.0 + 30 * n, 20.0) for n in range(MAX_HINTS))  # as if each had found a face or hand
+    photo.SESSIONS.put("visitor", photo.PhotoSession(session.photo, session.options, session.auto,
+                                                     edits=Edits(hints=kept)))
+    calls = len(segment_calls)
+    out = click(CARDS, 700, 400)
+    assert len(segment_calls) == calls  # not looked at
+    assert f"You have added {MAX_HINTS} faces and hands by clicking" in out[1]
+    assert photo.SESSIONS.get("visitor").edits.hints == kept
 
 
 # ------------------------------------------------------------------ item 8: hostile click points get a sentence

@@ -17,7 +17,7 @@ import gradio as gr
 
 import core
 from core import backends
-from core.edits import Edits, apply_removals, same_instance
+from core.edits import MAX_HINTS, Edits, apply_removals, same_instance
 from core.effects import STYLES, anonymise
 from core.export import safe_name, write_downloads
 from core.loading import MAX_SIDE
@@ -109,7 +109,8 @@ def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_to
 def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
                    evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
     """A click on the photo: inside a mask it selects that mask; elsewhere it looks for a missed face or hand
-    there (`segment(..., hints=[...])`, with the earlier clicks on this photo)."""
+    there (`segment(..., hints=[...])`, with the earlier clicks on this photo that found one). A click that found
+    nothing is not looked at again, and one at the place of an earlier click is answered without a look."""
     if image is None:
         return _unchanged("Upload a photo first, then click where a face or hand was missed.")
     point = _click_point(getattr(evt, "index", None))
@@ -129,15 +130,25 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
     if hit is not None:
         session.selected = hit.label
         return _present(session, anonymise_, style, request, _join(lost, _selected(hit.label)))
+    earlier = session.edits.earlier_click(x, y, min(session.result.image.shape[:2]))
+    if earlier is not None:
+        did = f"Your click at ({x:.0f}, {y:.0f}) is where you clicked before; nothing new was found there."
+        return _present(session, anonymise_, style, request, _join(lost, did))
+    if session.edits.full:
+        did = f"You have added {MAX_HINTS} faces and hands by clicking, the most one photo keeps; Reset starts again."
+        return _present(session, anonymise_, style, request, _join(lost, did))
     progress(0.2, desc="Looking again where you clicked")
-    before = [inst.box for inst in session.result.instances]
-    edits = session.edits.with_hint(x, y)
-    hinted = _segment(image, options, hints=edits.hints)
-    session = dataclasses.replace(session, edits=edits, hinted=hinted, selected=None)
-    added = [inst.label for inst in session.result.instances
-             if not any(same_instance(inst.box, box) for box in before)]
-    did = (f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}." if added
-           else f"Your click at ({x:.0f}, {y:.0f}) found nothing new.")
+    before = session.result
+    hinted = _segment(image, options, hints=session.edits.hints + ((x, y),))
+    added = [inst.label for inst in apply_removals(hinted, session.edits.removed, draw=False).instances
+             if not any(same_instance(inst.box, old.box) for old in before.instances)]
+    if added:
+        session = dataclasses.replace(session, edits=session.edits.with_hint(x, y), hinted=hinted, selected=None)
+        did = f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}."
+    else:  # kept as a miss only: the result and its notes stay those of the clicks that found something
+        session = dataclasses.replace(session, edits=session.edits.with_miss(x, y), selected=None)
+        notes = [f"- {m}" for m in hinted.messages if m not in before.messages]  # said for this click only
+        did = "\n\n".join([f"Your click at ({x:.0f}, {y:.0f}) found nothing new."] + notes)
     return _present(session, anonymise_, style, request, _join(lost, did))
 
 
