@@ -3,7 +3,7 @@ removing redraws the overlay without touching the original result."""
 import numpy as np
 
 from core import segment
-from core.edits import Edits, apply_removals
+from core.edits import MAX_HINTS, MAX_MISSES, Edits, apply_removals
 
 from .conftest import data_path
 
@@ -39,3 +39,18 @@ def test_removal_redraws_the_overlay_and_leaves_the_result_alone():
 def test_no_removals_is_the_same_result():
     result = segment(data_path("egohands/images/01.jpg"), backend="landmarks", draw=False)
     assert apply_removals(result, ()) is result
+
+
+def test_a_click_at_an_earlier_ones_place_is_that_click():
+    """Two clicks within SAME_CLICK_SHARE of the shorter side are one; misses are kept apart from hints and
+    bounded, and change nothing in the result."""
+    edits = Edits().with_hint(100, 100).with_miss(400, 300)
+    assert edits.earlier_click(104, 103, 465) == (100.0, 100.0)  # 5 px on a 465 px side (radius 9.3 px)
+    assert edits.earlier_click(400, 309, 465) == (400.0, 300.0)
+    assert edits.earlier_click(400, 310, 465) is None and edits.earlier_click(120, 100, 465) is None
+    assert edits.hints == ((100.0, 100.0),) and not Edits().with_miss(1, 1)
+    many = Edits()
+    for n in range(MAX_MISSES + 5):
+        many = many.with_miss(n * 50, 0)
+    assert len(many.misses) == MAX_MISSES and many.misses[-1] == ((MAX_MISSES + 4) * 50.0, 0.0)
+    assert not Edits(hints=((0, 0),) * (MAX_HINTS - 1)).full and Edits(hints=((0, 0),) * MAX_HINTS).full

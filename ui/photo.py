@@ -2,7 +2,9 @@
 
 One visitor's photo lives in a `PhotoSession` (kept in `SESSIONS` by Gradio's session id): the automatic result,
 the visitor's edits (points where something was missed, masks removed) and the result with those edits. Every
-action ends in `_present`, which draws, writes the downloads and says what happened, so all views agree.
+action ends in `_present`, which draws, writes the downloads and says what happened, so all views agree. Only the
+page keeps sessions: API and MCP callers cannot click, so their `/segment` calls must not push a visitor's edits out
+of the few slots; a visitor whose session went anyway (idle, or a busy Space) is told so, once.
 """
 from __future__ import annotations
 
@@ -15,14 +17,15 @@ import gradio as gr
 
 import core
 from core import backends
-from core.edits import Edits, apply_removals, same_instance
+from core.edits import MAX_HINTS, Edits, apply_removals, same_instance
 from core.effects import STYLES, anonymise
 from core.export import safe_name, write_downloads
+from core.loading import MAX_SIDE
 from core.render import label_colour, preview
 from core.status import owner_notes, visitor_status
 
 from .files import EXAMPLES_DIR, PHOTO_DOWNLOADS, PhotoInput
-from .sessions import RecentSessions
+from .sessions import IDLE, RecentSessions
 
 log = logging.getLogger("app")
 EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
@@ -32,7 +35,9 @@ ANONYMISE = ["off", "faces", "hands", "all"]
 SCROLL_TO_RESULT = """() => { if (window.innerWidth < 768) {
   document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
 _logged: set = set()
-SESSIONS = RecentSessions()  # by Gradio's session id: the visitor's photo, results and edits
+OUTSIDE_PHOTO = "That click was outside the photo; click on the photo itself."
+AGAIN = "it was segmented again without them."
+START_AGAIN = "press Segment or click the photo to start again."
 
 
 @dataclasses.dataclass
@@ -52,8 +57,17 @@ class PhotoSession:
         return apply_removals(self.hinted or self.auto, self.edits.removed)
 
 
+def _keepsake(session: PhotoSession) -> tuple:
+    """What is remembered of a session that went: its photo and edits (a few hundred bytes, no Result)."""
+    return session.photo, session.edits
+
+
+SESSIONS = RecentSessions(remember=_keepsake)  # by Gradio's session id: the visitor's photo, results and edits
+
+
 def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
-                  anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress()):
+                  anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress(),
+                  evt: gr.EventData = None):
     """Find every face and hand in a photo and cut each one out with its own mask.
 
     Args:
@@ -75,21 +89,19 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
         one transparent cut-out PNG per face and hand
         the anonymised photo, when asked for
     """
-    if image is None:
-        raise gr.Error("Please upload a photo first (or pick an example).", print_exception=False)
+    # The page's Segment button names itself as the trigger; gradio_client and MCP calls name none and keep no
+    # session (they cannot click, and 8 of them used to push a visitor's edits out of the slots).
+    page = request if evt is not None and evt.target is not None else None
     options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
-    progress(0.1, desc="Finding faces and hands")
-    session = PhotoSession(photo=image, options=options, auto=_segment(image, options))
-    progress(0.9, desc="Preparing downloads")
-    return _present(session, anonymise, anonymise_style, request)
+    return _new_session(image, options, anonymise, anonymise_style, page, progress)
 
 
 def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
               request: gr.Request, progress=gr.Progress()):
     """An upload runs at once; a file that cannot be used is said in the status line and clears the result."""
+    options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
     try:
-        return segment_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_,
-                             style, request, progress)
+        return _new_session(image, options, anonymise_, style, request, progress)
     except gr.Error as exc:
         return _cleared(request, f"**{exc.message}**")
 
@@ -97,13 +109,19 @@ def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_to
 def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
                    evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
     """A click on the photo: inside a mask it selects that mask; elsewhere it looks for a missed face or hand
-    there (`segment(..., hints=[...])`, with the earlier clicks on this photo)."""
-    session = SESSIONS.get(request.session_hash)
+    there (`segment(..., hints=[...])`, with the earlier clicks on this photo that found one). A click that found
+    nothing is not looked at again, and one at the place of an earlier click is answered without a look."""
     if image is None:
         return _unchanged("Upload a photo first, then click where a face or hand was missed.")
-    x, y = (float(v) for v in evt.index)
+    point = _click_point(getattr(evt, "index", None))
+    if point is None:
+        return _unchanged(OUTSIDE_PHOTO)
+    x, y = point
+    session = SESSIONS.get(request.session_hash)
     options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
+    lost = ""
     if session is None or session.photo != image or session.options != options:
+        lost = _lost(request, image, AGAIN) if session is None else ""
         try:
             session = PhotoSession(photo=image, options=options, auto=_segment(image, options))
         except gr.Error as exc:
@@ -111,24 +129,36 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
     hit = _instance_at(session.result, x, y)
     if hit is not None:
         session.selected = hit.label
-        return _present(session, anonymise_, style, request, _selected(hit.label))
+        return _present(session, anonymise_, style, request, _join(lost, _selected(hit.label)))
+    earlier = session.edits.earlier_click(x, y, min(session.result.image.shape[:2]))
+    if earlier is not None:
+        did = f"Your click at ({x:.0f}, {y:.0f}) is where you clicked before; nothing new was found there."
+        return _present(session, anonymise_, style, request, _join(lost, did))
+    if session.edits.full:
+        did = f"You have added {MAX_HINTS} faces and hands by clicking, the most one photo keeps; Reset starts again."
+        return _present(session, anonymise_, style, request, _join(lost, did))
     progress(0.2, desc="Looking again where you clicked")
-    before = [inst.box for inst in session.result.instances]
-    edits = session.edits.with_hint(x, y)
-    hinted = _segment(image, options, hints=edits.hints)
-    session = dataclasses.replace(session, edits=edits, hinted=hinted, selected=None)
-    added = [inst.label for inst in session.result.instances
-             if not any(same_instance(inst.box, box) for box in before)]
-    did = (f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}." if added
-           else f"Your click at ({x:.0f}, {y:.0f}) found nothing new.")
-    return _present(session, anonymise_, style, request, did)
+    before = session.result
+    hinted = _segment(image, options, hints=session.edits.hints + ((x, y),))
+    added = [inst.label for inst in apply_removals(hinted, session.edits.removed, draw=False).instances
+             if not any(same_instance(inst.box, old.box) for old in before.instances)]
+    if added:
+        session = dataclasses.replace(session, edits=session.edits.with_hint(x, y), hinted=hinted, selected=None)
+        did = f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}."
+    else:  # kept as a miss only: the result and its notes stay those of the clicks that found something
+        session = dataclasses.replace(session, edits=session.edits.with_miss(x, y), selected=None)
+        notes = [f"- {m}" for m in hinted.messages if m not in before.messages]  # said for this click only
+        did = "\n\n".join([f"Your click at ({x:.0f}, {y:.0f}) found nothing new."] + notes)
+    return _present(session, anonymise_, style, request, _join(lost, did))
 
 
 def on_select_mask(anonymise_, style, evt: gr.SelectData, request: gr.Request):
     """A label chip (or mask) picked in the result: remember it, offer to remove it."""
     session = SESSIONS.get(request.session_hash)
-    label = evt.value if isinstance(evt.value, str) else None
-    if session is None or label is None:
+    if session is None:
+        return _unchanged(_expired(request))
+    label = getattr(evt, "value", None)
+    if label not in [inst.label for inst in session.result.instances]:  # a stale chip, or any JSON via the API
         return _unchanged("")
     session.selected = label if evt.selected else None
     did = _selected(label) if evt.selected else ""
@@ -138,6 +168,8 @@ def on_select_mask(anonymise_, style, evt: gr.SelectData, request: gr.Request):
 def on_remove(anonymise_, style, request: gr.Request):
     """Remove the selected mask from the view and from every download."""
     session = SESSIONS.get(request.session_hash)
+    if session is None and _expired(request):
+        return _unchanged(_expired(request))
     if session is None or session.selected is None:
         return _unchanged("Click a label under the result (or a mask on the photo) to select it first.")
     inst = next((i for i in session.result.instances if i.label == session.selected), None)
@@ -151,7 +183,7 @@ def on_reset(anonymise_, style, request: gr.Request):
     """Back to the automatic result: every click and removal on this photo forgotten."""
     session = SESSIONS.get(request.session_hash)
     if session is None:
-        return _unchanged("")
+        return _unchanged(_expired(request))
     session = dataclasses.replace(session, edits=Edits(), hinted=None, selected=None)
     return _present(session, anonymise_, style, request, "Back to the automatic result.")
 
@@ -160,7 +192,7 @@ def on_effect(anonymise_, style, request: gr.Request):
     """The anonymise choice changed: redo the anonymised image and the downloads (no new segmentation)."""
     session = SESSIONS.get(request.session_hash)
     if session is None:
-        return _unchanged("")
+        return _unchanged(_expired(request))
     return _present(session, anonymise_, style, request)
 
 
@@ -179,6 +211,16 @@ def show_buttons(request: gr.Request):
 
 
 # --------------------------------------------------------------------------------------------------- internals
+
+def _new_session(image, options: dict, what: str, style: str, request, progress):
+    """Segment a photo afresh; with `request` (the page), the visitor's session starts over on it."""
+    if image is None:
+        raise gr.Error("Please upload a photo first (or pick an example).", print_exception=False)
+    progress(0.1, desc="Finding faces and hands")
+    session = PhotoSession(photo=image, options=options, auto=_segment(image, options))
+    progress(0.9, desc="Preparing downloads")
+    return _present(session, what, style, request, _lost(request, image, AGAIN))
+
 
 def _segment(image, options: dict, hints=()) -> core.Result:
     """core.segment with errors turned into one sentence for the visitor (never a traceback)."""
@@ -226,6 +268,50 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     status = visitor_status(result, visitor_token=visitor_token, did=did)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
     return shown, status, files, details, cutouts, hidden
+
+
+def _lost(request, image, then: str) -> str:
+    """One sentence when this visitor's session on `image` went with edits in it (removals, clicks that found
+    something), ending in `then`; "" otherwise (nothing to lose, or another photo)."""
+    gone = SESSIONS.gone(request.session_hash) if request is not None else None
+    if gone is None or gone.kept is None:
+        return ""
+    photo, edits = gone.kept
+    if (image is not None and photo != image) or not edits:
+        return ""
+    parts = [_count(len(edits.removed), "removed mask"), _count(len(edits.hints), "click")]
+    return f"Your earlier edits on this photo ({' and '.join(p for p in parts if p)}) {_went(gone, 'were')}; {then}"
+
+
+def _expired(request) -> str:
+    """For an action that needs the session (remove, reset, anonymise) when it went: what went, and what to do."""
+    gone = SESSIONS.gone(request.session_hash) if request is not None else None
+    if gone is None:
+        return ""
+    return _lost(request, None, START_AGAIN) or f"This photo's result {_went(gone, 'was')}; {START_AGAIN}"
+
+
+def _went(gone, verb: str) -> str:
+    return (f"expired after {SESSIONS.ttl_s / 60:.0f} minutes idle" if gone.why == IDLE
+            else f"{verb} let go to make room for other visitors")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}" if n else ""
+
+
+def _join(*sentences: str) -> str:
+    return " ".join(s for s in sentences if s)
+
+
+def _click_point(index):
+    """(x, y) of a click on the photo, or None for anything else: the API lets a caller send any JSON as the
+    index (NaN, 1e308, strings, one number), and no Python error text or 309-digit number may reach the status."""
+    if not isinstance(index, (list, tuple)) or len(index) != 2:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_SIDE for v in index):
+        return None  # NaN and infinity fail the comparison; no photo has a side beyond MAX_SIDE (core.loading)
+    return float(index[0]), float(index[1])
 
 
 def _unchanged(message: str):
