@@ -303,7 +303,7 @@ def test_upload_above_the_loader_limit_is_refused_by_the_server(client, tmp_path
 
 def test_download_folders_are_pruned_by_count_and_age(server, server_tmp):
     client = server[0]
-    root = server_tmp / "face-hand-segmentation"
+    root = server_tmp / "face-hand-segmentation" / "photos"  # clips have a root of their own (test_video_queue)
     old = root / "tmp_from_an_hour_ago"
     old.mkdir(parents=True, exist_ok=True)
     (old / "annotated.png").write_bytes(b"x")

@@ -16,8 +16,10 @@ VIDEO_MAX_SECONDS = float(os.environ.get("VIDEO_MAX_SECONDS", "60"))  # longest 
 VIDEO_MAX_FPS = float(os.environ.get("VIDEO_MAX_FPS", "30"))
 # Clips run one at a time (each uses both cores): a few may wait, one per visitor, so that clips never fill the
 # queue that photos and the webcam share (app.py installs it).
-VIDEO_LIMIT = Limit(waiting=4, per_visitor=1,
-                    busy="Four clips are already waiting to be processed; please try again in a few minutes.",
+VIDEO_WAITING = 4
+VIDEO_LIMIT = Limit(waiting=VIDEO_WAITING, per_visitor=1,
+                    busy=f"{VIDEO_WAITING} clips are already waiting to be processed; please try again in a few "
+                         "minutes.",
                     again="Your earlier clip is still being processed; wait for it, or press Stop, then send this one.")
 VIDEO_EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.mp4"))]
 
