@@ -78,7 +78,7 @@ def build_video_tab() -> None:
                                      info="blurs the chosen faces and hands in every frame")
                 with gr.Row():
                     run = gr.Button("Segment every frame", variant="primary", scale=3)
-                    stop = gr.Button("Stop", variant="stop", scale=1)
+                    stop = gr.Button("Stop", variant="secondary", scale=1)  # stops a running clip after its frame
                 with gr.Accordion("Settings", open=False):
                     min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
                     max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
