@@ -144,18 +144,19 @@ def rss_rows(frames: list) -> list:
 
 # ------------------------------------------------------------------------------------------------- webcam
 
-def webcam_round_trip(frames: list, seconds: float = 15.0, url: str | None = None) -> dict:
-    """Frames per second through the served app's webcam stream, closed loop, as the browser sends them.
-    Starts `python app.py` unless `url` names a running one."""
+def webcam_round_trip(frames: list, seconds: float = 15.0, url: str | None = None, count: int | None = None) -> dict:
+    """Frames per second through the served app's webcam stream, closed loop, as the browser sends them, for
+    `seconds`; or, with `count`, exactly that many frames after the first however long they take (for tests on a
+    busy machine). Starts `python app.py` unless `url` names a running one."""
     from contextlib import nullcontext
 
-    from tests.live_server import frames_from_webcam_tab, serve_app
+    from tests.live_server import serve_app
 
     with (nullcontext((url, None, None)) if url else serve_app()) as (served, _proc, _log):
-        return _drive_webcam(served, frames, seconds)
+        return _drive_webcam(served, frames, seconds, count)
 
 
-def _drive_webcam(url: str, frames: list, seconds: float) -> dict:
+def _drive_webcam(url: str, frames: list, seconds: float, count: int | None = None) -> dict:
     import cv2
     import httpx
 
@@ -215,11 +216,11 @@ def _drive_webcam(url: str, frames: list, seconds: float) -> dict:
     got.wait(60)
     got.clear()
     sent, t0, latencies = 1, time.perf_counter(), []
-    while time.perf_counter() - t0 < seconds:
+    while (sent <= count) if count is not None else (time.perf_counter() - t0 < seconds):
         rgb = frames[sent % len(frames)]
         ts = time.perf_counter()
         client.post(f"{api}/stream/{event_id}", json=body(rgb))
-        if not got.wait(10):
+        if not got.wait(60 if count is not None else 10):
             break
         got.clear()
         latencies.append((answers[-1] - ts) * 1000)

@@ -224,11 +224,16 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
 def partial_folder(final: Path, pid: int | None = None) -> Path:
     """Where a photo's or video's outputs are written before they are moved into `final`. Earlier ones of the
     same `final` whose process is gone (a run that was killed) are removed first."""
-    for old in final.parent.glob(f".{glob.escape(final.name)}.partial-*"):
+    for old in _partial_folders(final):
         owner = old.name.rsplit("-", 1)[1]
         if owner.isdigit() and int(owner) != os.getpid() and not _process_alive(int(owner)):
             shutil.rmtree(old, ignore_errors=True)
     return final.parent / f".{final.name}.partial-{os.getpid() if pid is None else pid}"
+
+
+def _partial_folders(final: Path):
+    """Every run's temporary folder for `final`, whatever process made it."""
+    return final.parent.glob(f".{glob.escape(final.name)}.partial-*")
 
 
 def _process_alive(pid: int) -> bool:
@@ -387,7 +392,7 @@ def _remove_partials(out: Path, jobs) -> None:
     being moved in (no result.json made from this photo)."""
     for job in jobs:
         final = out / job.name
-        for tmp in final.parent.glob(f".{glob.escape(final.name)}.partial-*"):
+        for tmp in _partial_folders(final):
             shutil.rmtree(tmp, ignore_errors=True)
         if final.is_dir() and not (final / "result.json").is_file():
             shutil.rmtree(final, ignore_errors=True)

@@ -15,7 +15,7 @@ from typing import Callable
 
 
 class PoolFull(RuntimeError):
-    """Every tracker is in use by a live stream."""
+    """Every tracker is in the middle of a frame of another stream."""
 
 
 class _Stream:
@@ -36,7 +36,7 @@ class LivePool:
 
     def run(self, key, fn: Callable):
         """`fn(tracker)` with stream `key`'s tracker, made if needed. Raises PoolFull when `size` other streams
-        are live."""
+        are each in the middle of a frame."""
         while True:
             stream = self._checkout(key)
             with stream.lock:

@@ -188,13 +188,13 @@ def decode_here(path, name: str, info: VideoInfo, max_seconds):
                 warning = (f"{name} broke off after frame {read} (damaged or truncated); "
                            "the frames before it were processed.")
                 break
-            t = float(frame.time) if frame.time is not None else None
+            stamp = float(frame.time) if frame.time is not None else None
             if first_t is None:
-                first_t = t or 0.0
-            t = t - first_t if t is not None else None
-            if last_t is not None and (t is None or t <= last_t):
-                t = last_t + frame_s  # a time stamp that does not advance: one frame after the last
-            last_t = t = t or 0.0
+                first_t = stamp or 0.0
+            t = stamp - first_t if stamp is not None else None
+            if t is None or (last_t is not None and t <= last_t):  # none, or one that does not advance:
+                t = 0.0 if last_t is None else last_t + frame_s  # one frame after the last
+            last_t = t
             decoded += 1
             if (max_seconds and t > max_seconds) or (budget and decoded > budget):
                 warning = f"{name} was cut at {max_seconds:.0f} s."

@@ -57,9 +57,10 @@ def serve_app(env: dict | None = None, timeout: float = 90.0):
             proc.wait()
 
 
-def frames_from_webcam_tab(page, url: str, seconds: float) -> int:
+def frames_from_webcam_tab(page, url: str, seconds: float, enough: int | None = None) -> int:
     """Open the app in a Playwright `page` (a browser with a fake camera), start the Webcam tab, and count the
-    distinct live frames it shows in `seconds` (each answer the app streams back is a new JPEG data URL)."""
+    distinct live frames it shows in `seconds` (each answer the app streams back is a new JPEG data URL), or
+    until `enough` have been seen."""
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Webcam").first.click()
     page.get_by_role("button", name="Click to Access Webcam").click()
@@ -67,7 +68,7 @@ def frames_from_webcam_tab(page, url: str, seconds: float) -> int:
     live = page.locator("img:visible[src^='data:image/jpeg']").first
     live.wait_for(timeout=60_000)
     seen, t0 = set(), time.monotonic()
-    while time.monotonic() - t0 < seconds:
+    while time.monotonic() - t0 < seconds and (enough is None or len(seen) < enough):
         seen.add(live.get_attribute("src"))
         time.sleep(0.01)
     page.locator("button:visible:has-text('Stop')").first.click()

@@ -17,8 +17,9 @@ def test_webcam_tab_streams_frames_back(tmp_path):
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS + FAKE_CAMERA)
         try:
             page = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 900}).new_page()
-            frames = frames_from_webcam_tab(page, url, 4.0)  # the browser sends a frame every stream_every
+            # The browser sends a frame every stream_every; the rate is bench.video's, here only that they come.
+            frames = frames_from_webcam_tab(page, url, 120.0, enough=8)
         finally:
             browser.close()
-    assert frames >= 8, f"only {frames} distinct frames came back in 4 s"
+    assert frames >= 8, f"only {frames} distinct frames came back in 120 s"
     assert "Traceback" not in log.read_text()

@@ -27,14 +27,23 @@ class FakeTracker:
         self.closed = True
 
 
-def test_pool_keeps_at_most_size_trackers_and_closes_quiet_ones():
+def test_pool_keeps_at_most_size_trackers():
+    FakeTracker.opened = 0
+    pool = LivePool(FakeTracker, size=3, idle_s=600)
+    seen = [pool.run(f"visitor-{n}", lambda t: t) for n in range(10)]  # ten streams, one after another
+    assert FakeTracker.opened == 3 and len(pool) == 3
+    assert all(t.closed for t in seen[:7])  # each new stream took the place of one that had ended
+    assert pool.run("visitor-9", lambda t: t) is seen[9]  # a live stream keeps its tracker (its labels)
+    pool.close_all()
+    assert FakeTracker.opened == 0
+
+
+def test_pool_closes_quiet_trackers_without_another_frame():
     FakeTracker.opened = 0
     pool = LivePool(FakeTracker, size=3, idle_s=0.2)
     try:
-        seen = [pool.run(f"visitor-{n}", lambda t: t) for n in range(10)]  # ten streams, one after another
-        assert FakeTracker.opened <= 3 and len(pool) <= 3
-        assert all(t.closed for t in seen[:7])  # each new stream took the place of one that had ended
-        assert pool.run("visitor-9", lambda t: t) is seen[9]  # a live stream keeps its tracker (its labels)
+        for n in range(3):
+            pool.run(f"visitor-{n}", lambda t: t)
         deadline = time.monotonic() + 30
         while FakeTracker.opened and time.monotonic() < deadline:  # the timer closes quiet ones, no frame needed
             time.sleep(0.05)
@@ -114,12 +123,13 @@ def test_trackers_are_bounded_and_closed_when_streams_end(served, frames):
     from bench.video import webcam_round_trip
 
     url, proc, log, _ = served
-    out = webcam_round_trip(frames, seconds=0.5, url=url)  # warms every graph a stream uses
-    assert out["errors"] == 0 and out["frames"] >= 1, out
-    baseline = _settled_threads(proc, 0, seconds=3)  # the pool's tracker closed after WEBCAM_IDLE_S
+    out = webcam_round_trip(frames, url=url, count=2)  # warms every graph a stream uses
+    assert out["errors"] == 0 and out["frames"] == 2, out
+    # The pool closes that stream's tracker (7 threads) once it has been quiet for WEBCAM_IDLE_S.
+    baseline = _settled_threads(proc, _threads(proc) - 5)
     peak = 0
     for _ in range(8):  # eight visitors, one after another, each a short stream
-        out = webcam_round_trip(frames[:2], seconds=0.2, url=url)
+        out = webcam_round_trip(frames[:2], url=url, count=1)
         assert out["errors"] == 0, out
         peak = max(peak, _threads(proc))
     settled = _settled_threads(proc, baseline + 2)
@@ -133,8 +143,8 @@ def test_frames_never_touch_the_disk(served, frames):
 
     url, _, log, cache = served
     before = {p for p in cache.rglob("*") if p.is_file()}
-    out = webcam_round_trip(frames, seconds=2.0, url=url)
-    assert out["errors"] == 0 and out["frames"] >= 3, out
+    out = webcam_round_trip(frames, url=url, count=5)
+    assert out["errors"] == 0 and out["frames"] == 5, out
     written = {p for p in cache.rglob("*") if p.is_file()} - before
     assert not written, sorted(str(p) for p in written)[:5]
 
@@ -146,7 +156,7 @@ def test_a_damaged_frame_is_skipped_and_the_stream_goes_on(served, frames):
 
     url, _, log, _ = served
     damaged = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/" + "A" * 64
-    out = webcam_round_trip([frames[0], damaged, "data:image/png;base64,@@@", frames[1]], seconds=2.0, url=url)
+    out = webcam_round_trip([frames[0], damaged, "data:image/png;base64,@@@", frames[1]], url=url, count=5)
     assert out["errors"] == 0, out["error_messages"]
-    assert out["frames"] >= 4, out  # it went on after the damaged frames
+    assert out["frames"] == 5, out  # every frame answered: it went on after the damaged ones
     assert "Could not preprocess" not in log.read_text()

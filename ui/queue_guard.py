@@ -4,9 +4,9 @@ way for a long handler to learn that its visitor left or pressed Stop.
 Why: the queue has one `max_size` for every event together. One long clip running plus 32 queued clip requests
 filled it, and every photo request and webcam join then got "Queue is full" (issue 18, item 3). And a handler
 running in a worker thread is not stopped when its event is cancelled: Gradio frees the event's worker slot, the
-thread runs on, and the next clip starts beside it. Gradio 6.31's Queue is used through `push`, `event_queue_per
-_concurrency_id`, `active_jobs` and `event_ids_to_events` (pinned in requirements.txt; tests/test_queue_guard.py
-fails if they change).
+thread runs on, and the next clip starts beside it. Gradio 6.31's Queue is used through `push`,
+`event_queue_per_concurrency_id`, `active_jobs` and `event_ids_to_events` (pinned in requirements.txt;
+tests/test_video_queue.py and tests/test_webcam_streams.py fail if they change).
 """
 from __future__ import annotations
 
