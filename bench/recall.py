@@ -1,17 +1,24 @@
 """Detection recall per box size on the box-labelled photos, for the product and for raw MediaPipe, in one run.
 
     python -m bench.recall [--data ../shared/data_boxes] [--sources egohands_csv,facemask_kaggle] [--limit N]
-                           [--misses misses.json] [--raw-hand-complexity 0[,1]]
+                           [--misses misses.json] [--raw-hand-complexity 0[,1]] [--centerface 0.35@1,0.5@1]
 
 Why: mask scores on a few photos hide detection misses; recall on many boxed photos, next to what MediaPipe alone
 finds on the same photos, says whether the product's detection adds to MediaPipe or loses what it found.
 
 Methods, each on every photo of the source's kind (faces or hands):
 - product: `core.segment(path, backend="landmarks", draw=False)`, its instances of that kind (box and mask).
-- raw: face sources, BlazeFace short and full range (`FaceDetection` model_selection 0 and 1, confidence 0.5),
-  merged (a detection overlapping an already kept one at box IoU > 0.5 is the same face); hand sources, `Hands`
-  (static mode, 6 hands, confidence 0.5, model_complexity 0 unless told), each hand's box around its 21 landmarks.
-  A raw detection's box, filled, stands in for its mask.
+- blazeface: BlazeFace short and full range (`FaceDetection` model_selection 0 and 1, confidence 0.5), merged (a
+  detection overlapping an already kept one at box IoU > 0.5 is the same face).
+- centerface@T@S: CenterFace alone (`core.detect.centerface`) at threshold T on the photo scaled by S.
+- raw (hand sources): `Hands` (static mode, 6 hands, confidence 0.5, model_complexity 0 unless told), each hand's
+  box around its 21 landmarks.
+A raw detection's box, filled, stands in for its mask.
+
+Face methods run on hand photos too: `faces on hands` counts predicted faces whose box centre lies in a labelled
+hand box (a fist or a hand around a chess piece called a face). On face sources, `unmatched/photo` counts predicted
+faces that match no labelled box (IoU < 0.3 and mask cover < 0.3): false faces where the source boxes every face,
+partly unlabelled real faces where it does not (`complete: false`).
 
 Found: a labelled box is found when an instance of its kind has box IoU >= 0.3 with it, or that instance's mask
 covers >= 30% of the box. Recall is split by the box's shorter side: < 32, 32-64, 64-128, >= 128 px.
@@ -41,6 +48,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core import segment  # noqa: E402
+from core.detect.centerface import centerface_faces  # noqa: E402
 from core.detect.geometry import box_iou  # noqa: E402
 from core.loading import load_image  # noqa: E402
 
@@ -133,18 +141,25 @@ def is_false_positive(pred: Prediction, boxes) -> bool:
 class RawMediaPipe:
     """MediaPipe alone, as a naive pipeline would call it: the reference the product must not fall below."""
 
-    def __init__(self, hand_complexities=(0,)):
+    def __init__(self, hand_complexities=(0,), centerface=((0.5, 1.0),)):
         import mediapipe as mp
 
+        self.centerface = tuple(centerface)
         fd = mp.solutions.face_detection
         self.face_ranges = [fd.FaceDetection(model_selection=m, min_detection_confidence=0.5) for m in (0, 1)]
         self.hands = {c: mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=6, model_complexity=c,
                                                   min_detection_confidence=0.5) for c in hand_complexities}
 
-    def methods(self, kind) -> dict:
-        """Method name -> function(rgb) -> boxes, for photos of `kind`."""
-        if kind == "face":
-            return {"raw": self.face_boxes}
+    def face_methods(self) -> dict:
+        """Method name -> function(rgb) -> face boxes."""
+        out = {"blazeface": self.face_boxes}
+        for conf, scale in self.centerface:
+            out[f"centerface@{conf:g}@{scale:g}"] = (
+                lambda rgb, conf=conf, scale=scale: [f[0] for f in centerface_faces(rgb, conf, scale)])
+        return out
+
+    def hand_methods(self) -> dict:
+        """Method name -> function(rgb) -> hand boxes."""
         if len(self.hands) == 1:
             return {"raw": lambda rgb: self.hand_boxes(rgb, next(iter(self.hands)))}
         return {f"raw-c{c}": (lambda rgb, c=c: self.hand_boxes(rgb, c)) for c in self.hands}
@@ -173,10 +188,21 @@ class RawMediaPipe:
         return out
 
 
-def product_predictions(photo: BoxedPhoto) -> list:
-    """The product's instances of the photo's kind, as a user would get them (from the file path)."""
+def product_predictions(photo: BoxedPhoto) -> dict:
+    """The product's instances, per kind, as a user would get them (from the file path)."""
     r = segment(str(photo.image), backend="landmarks", draw=False)
-    return [Prediction(tuple(float(v) for v in i.box), i.mask) for i in r.instances if i.kind == photo.kind]
+    out = {"face": [], "hand": []}
+    for i in r.instances:
+        out[i.kind].append(Prediction(tuple(float(v) for v in i.box), i.mask))
+    return out
+
+
+def faces_on_hands(faces: list, hand_boxes) -> int:
+    """Predicted faces whose box centre lies in a labelled hand box."""
+    def on(p, b):
+        cx, cy = (p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2
+        return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
+    return sum(any(on(p, b) for b in hand_boxes) for p in faces)
 
 
 def score_photo(photo, preds, stats, misses=None):
@@ -198,25 +224,36 @@ def score_photo(photo, preds, stats, misses=None):
     stats["photos"] += 1
     if photo.complete:
         stats["false"] += sum(is_false_positive(p, photo.boxes) for p in preds)
+    stats["unmatched"] += sum(not any(iou >= FOUND_IOU or cov >= FOUND_COVER for iou, cov in
+                                      (match(b, p) for b in photo.boxes)) for p in preds)
 
 
-def run(photos, raw_complexities=(0,), misses=None, progress=False):
-    """Score every photo with every method; returns ({(source, method): stats}, {(source, method): [ms, ...]})."""
-    raw = RawMediaPipe(raw_complexities)
+def run(photos, raw_complexities=(0,), misses=None, progress=False, centerface=((0.5, 1.0),)):
+    """Score every photo with every method; returns ({(source, method): stats}, {(source, method): [ms, ...]}).
+
+    A face method on a hand photo only counts its faces on hands (stats["photos"] and ["on_hands"])."""
+    raw = RawMediaPipe(raw_complexities, centerface)
     table = defaultdict(lambda: defaultdict(int))
     times = defaultdict(list)
     for n, photo in enumerate(photos, 1):
         t = time.perf_counter()
         preds = product_predictions(photo)
         times[photo.source, "product"].append((time.perf_counter() - t) * 1000)
-        score_photo(photo, preds, table[photo.source, "product"], misses)
-        for name, raw_boxes in raw.methods(photo.kind).items():
+        score_photo(photo, preds[photo.kind], table[photo.source, "product"], misses)
+        if photo.kind == "hand":
+            table[photo.source, "product"]["on_hands"] += faces_on_hands(preds["face"], photo.boxes)
+        methods = raw.face_methods() if photo.kind == "face" else {**raw.hand_methods(), **raw.face_methods()}
+        for name, raw_boxes in methods.items():
             t = time.perf_counter()
             rgb = load_image(photo.image)
             boxes = raw_boxes(rgb)
             times[photo.source, name].append((time.perf_counter() - t) * 1000)
             preds = [Prediction(b, filled(b, rgb.shape[:2])) for b in boxes]
-            score_photo(photo, preds, table[photo.source, name])
+            if photo.kind == "hand" and name in raw.face_methods():
+                table[photo.source, name]["photos"] += 1
+                table[photo.source, name]["on_hands"] += faces_on_hands(preds, photo.boxes)
+            else:
+                score_photo(photo, preds, table[photo.source, name])
         if progress and n % 20 == 0:
             print(f"  {n}/{len(photos)} photos", file=sys.stderr, flush=True)
     return table, times
@@ -238,19 +275,24 @@ def hint_recovery(misses: list) -> dict:
     return out
 
 
-def print_table(table, times, complete_sources):
+def print_table(table, times, complete_sources, hand_sources=()):
+    """One row per (source, method): recall by size, false positives per photo where every instance is boxed,
+    unmatched predictions per photo, faces on hands (hand sources) and the median ms per photo."""
     buckets = [name for _, _, name in SIZE_BUCKETS]
-    head = (f"{'source':16} {'method':8} {'photos':>6} " + " ".join(f"{b:>17}" for b in buckets)
-            + f" {'all':>17} {'FP/photo':>8} {'ms':>6}")
+    head = (f"{'source':16} {'method':20} {'photos':>6} " + " ".join(f"{b:>17}" for b in buckets)
+            + f" {'all':>17} {'FP/photo':>8} {'unmatched/photo':>15} {'faces on hands':>14} {'ms':>6}")
     print(head)
     print("-" * len(head))
     for (source, method), s in sorted(table.items()):
         cells = [_recall_cell(s["found", b], s["total", b]) for b in buckets]
         found = sum(s["found", b] for b in buckets)
         total = sum(s["total", b] for b in buckets)
-        fp = f"{s['false'] / s['photos']:>8.2f}" if source in complete_sources else f"{'-':>8}"
-        print(f"{source:16} {method:8} {s['photos']:>6} " + " ".join(cells)
-              + f" {_recall_cell(found, total)} {fp} {np.median(times[source, method]):>6.0f}")
+        fp = f"{s['false'] / s['photos']:>8.2f}" if source in complete_sources and total else f"{'-':>8}"
+        unmatched = f"{s['unmatched'] / s['photos']:>15.2f}" if total else f"{'-':>15}"
+        on_hands = f"{s['on_hands']:>14}" if source in hand_sources and (total == 0 or method == "product") \
+            else f"{'-':>14}"
+        print(f"{source:16} {method:20} {s['photos']:>6} " + " ".join(cells)
+              + f" {_recall_cell(found, total)} {fp} {unmatched} {on_hands} {np.median(times[source, method]):>6.0f}")
 
 
 def _recall_cell(found, total) -> str:
@@ -267,6 +309,8 @@ def main(argv=None):
     ap.add_argument("--misses", default="", help="write the product's missed boxes to this JSON file")
     ap.add_argument("--raw-hand-complexity", default="0",
                     help="Hands model_complexity for the raw reference; '0,1' reports both")
+    ap.add_argument("--centerface", default="0.5@1",
+                    help="CenterFace alone at THRESHOLD@SCALE, comma-separated (e.g. 0.35@1,0.35@2)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     ap.add_argument("--hints", action="store_true",
                     help="also hint each missed box (32 px or more) at its centre and report how many are recovered")
@@ -279,8 +323,9 @@ def main(argv=None):
         sys.exit(f"No boxed photos under {args.data}.")
     complexities = tuple(int(c) for c in args.raw_hand_complexity.split(",") if c)
     misses = [] if args.misses or args.hints else None
-    table, times = run(photos, complexities, misses, progress=not args.quiet)
-    print_table(table, times, {p.source for p in photos if p.complete})
+    centerface = [tuple(float(v) for v in c.split("@")) for c in args.centerface.split(",") if c]
+    table, times = run(photos, complexities, misses, progress=not args.quiet, centerface=centerface)
+    print_table(table, times, {p.source for p in photos if p.complete}, {p.source for p in photos if p.kind == "hand"})
     if args.misses:
         Path(args.misses).write_text("[\n" + ",\n".join(json.dumps(m) for m in misses) + "\n]\n")  # one miss a line
         print(f"\n{len(misses)} missed boxes written to {args.misses}")

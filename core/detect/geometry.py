@@ -49,6 +49,31 @@ def square_crop(rgb: np.ndarray, centre, side: float):
     return crop, x0, y0
 
 
+def scaled_box_crop(rgb: np.ndarray, box, scale: float, side: int):
+    """(crop, x0, y0, factor): the square `box_crop` would cut, resized to `side` pixels (zero-padded where it
+    leaves the photo) without first copying it at full size: a crop pixel (u, v) is photo pixel
+    (x0 + u / factor, y0 + v / factor). crop is None when the square misses the photo."""
+    import cv2
+
+    full = max(box[2] - box[0], box[3] - box[1]) * scale
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0, y0 = cx - full / 2, cy - full / 2
+    h, w = rgb.shape[:2]
+    sx0, sy0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+    sx1, sy1 = min(int(np.ceil(x0 + full)), w), min(int(np.ceil(y0 + full)), h)
+    if sx1 <= sx0 or sy1 <= sy0 or full < 1:
+        return None, x0, y0, 1.0
+    f = side / full
+    part = rgb[sy0:sy1, sx0:sx1]
+    pw, ph = max(int(round((sx1 - sx0) * f)), 1), max(int(round((sy1 - sy0) * f)), 1)
+    part = cv2.resize(part, (pw, ph), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    crop = np.zeros((side, side, 3), np.uint8)
+    ox, oy = max(int(round((sx0 - x0) * f)), 0), max(int(round((sy0 - y0) * f)), 0)
+    pw, ph = min(pw, side - ox), min(ph, side - oy)
+    crop[oy:oy + ph, ox:ox + pw] = part[:ph, :pw]
+    return crop, x0, y0, f
+
+
 def box_crop(rgb: np.ndarray, box, scale: float):
     """A square crop around `box`, `scale` times its longer side (see `square_crop`)."""
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
