@@ -24,7 +24,8 @@ def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 
     """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it.
 
     BlazeFace (both ranges, and tiles in groups) and CenterFace (`centerface.py`, where it pays: groups, crowds and
-    photos where BlazeFace sees no face) propose faces; each is kept only as `face_evidence` allows."""
+    photos where BlazeFace sees no face) propose faces at `min_confidence`; each is kept only as `face_evidence`
+    allows."""
     h, w = rgb.shape[:2]
     blaze = non_max_suppression(faces_in(rgb, 0, min_confidence) + faces_in(rgb, 1, min_confidence), 0.3)
     group = _looks_like_a_group(blaze, h)
@@ -43,7 +44,8 @@ def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 
         blaze = non_max_suppression(blaze + _faces_on_fine_tiles(rgb, sized, min_confidence), 0.3)
     # BlazeFace's boxes and keypoints first (the face masks are fitted to them), then faces only CenterFace saw.
     found = non_max_suppression(blaze, 0.3)
-    found += non_max_suppression([c for c in centre if all(box_iou(c[0], f[0]) < AGREE_IOU for f in found)], 0.3)
+    found += non_max_suppression([c for c in centre if c[1] >= min_confidence
+                                  and all(box_iou(c[0], f[0]) < AGREE_IOU for f in found)], 0.3)
     faces = []
     for f in sorted(found, key=lambda f: -f[1]):
         if len(faces) >= max_faces:
