@@ -21,6 +21,7 @@ limit_malloc_arenas()
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+BOX_DATA = REPO.parent / "shared" / "data_boxes"  # photos with every face or hand boxed (see its MANIFEST.md)
 EXAMPLES_DIR = REPO / "examples"
 PHOTOS = REPO / "tests" / "photos"  # public-domain photos the tests rely on (see photos/README.md)
 
@@ -29,6 +30,13 @@ def data_path(rel: str) -> Path:
     p = DATA / rel
     if not p.exists():
         pytest.skip(f"shared data not found at {p} (tests that measure real photos need ../shared/data)")
+    return p
+
+
+def box_data_path(rel: str) -> Path:
+    p = BOX_DATA / rel
+    if not p.exists():
+        pytest.skip(f"shared data not found at {p} (tests that measure recall need ../shared/data_boxes)")
     return p
 
 
