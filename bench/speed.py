@@ -1,9 +1,14 @@
 """Speed on the shared photos: median per-stage and end-to-end ms of `segment()`, against raw MediaPipe.
 
     python -m bench.speed [--backend landmarks] [--data ../shared/data] [--per-source 10]
+                          [--crowds ../shared/data_boxes/facemask_kaggle] [--crowd-photos 20]
 
 "raw" is what a naive pipeline pays: one BlazeFace (full-range) pass and one Hands pass on the photo. The ratio
 column is segment() end to end divided by raw, per photo, then the median. Peak RSS is the process's maximum.
+
+Columns: each labelled source, then "1-2 people" (all of them: portraits, first-person frames, hands over faces,
+one or two people each) and "crowds" (street and transit photos of 2-20 mostly masked faces, where CenterFace
+looks at the whole photo): the two costs a visitor meets, kept apart because one median would hide either.
 
 `--backend sam2` adds the SAM2 rows: image embedding and batched decode of all instances per photo, and the decode
 cost per extra instance. Without weights on this machine it times a randomly initialised model of the real
@@ -16,6 +21,7 @@ import os
 import resource
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +32,8 @@ from core import segment  # noqa: E402
 from core.loading import load_image  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
+
+DEFAULT_CROWDS = DEFAULT_DATA.parent / "data_boxes" / "facemask_kaggle"
 
 
 def raw_mediapipe(rgb, fd, hands) -> float:
@@ -41,6 +49,8 @@ def main(argv=None):
     ap.add_argument("--backend", default="landmarks")
     ap.add_argument("--per-source", type=int, default=10, help="photos per source (0 = all)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per photo (median kept)")
+    ap.add_argument("--crowds", default=str(DEFAULT_CROWDS), help="a folder of crowd photos (its images/ folder)")
+    ap.add_argument("--crowd-photos", type=int, default=20, help="crowd photos timed (0 = none)")
     args = ap.parse_args(argv)
 
     import mediapipe as mp
@@ -51,39 +61,43 @@ def main(argv=None):
     for s in samples(args.data):
         if not args.per_source or len(by_source[s.source]) < args.per_source:
             by_source[s.source].append(s)
-    photos = [s for group in by_source.values() for s in group]
+    photos = [(s.source, s.image, "1-2 people") for group in by_source.values() for s in group]
+    crowd_dir = Path(args.crowds) / "images"
+    if args.crowd_photos and crowd_dir.is_dir():
+        photos += [("crowds", p, "crowds") for p in sorted(crowd_dir.iterdir())[:args.crowd_photos]]
 
     sam2_note = prepare_sam2() if args.backend == "sam2" else ""
+    sam2_photos = [s for group in by_source.values() for s in group]
 
-    first = load_image(photos[0].image)
+    first = load_image(photos[0][1])
     t = time.perf_counter()
     segment(first, backend=args.backend)
     cold_ms = (time.perf_counter() - t) * 1000
     raw_mediapipe(first, fd, hands)
 
     rows = defaultdict(list)
-    for s in photos:
-        path = str(s.image)
+    for source, image, group in photos:
+        path = str(image)
         rgb = load_image(path)
         raw = np.median([raw_mediapipe(rgb, fd, hands) for _ in range(args.repeat)])
         runs = [segment(path, backend=args.backend).timings for _ in range(args.repeat)]
         stages = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
-        for k, v in stages.items():
-            rows[(s.source, k)].append(v)
-            rows[("ALL", k)].append(v)
-        for key in (s.source, "ALL"):
+        keys = (source, group) if source != group else (source,)
+        for key in keys:
+            for k, v in stages.items():
+                rows[(key, k)].append(v)
             rows[(key, "raw mediapipe")].append(raw)
             rows[(key, "ratio")].append(stages["total"] / raw)
             rows[(key, "megapixels")].append(rgb.shape[0] * rgb.shape[1] / 1e6)
 
     stage_names = [k for k in runs[0] if k != "total"] + ["total", "raw mediapipe", "ratio", "megapixels"]
-    sources = list(by_source) + ["ALL"]
+    sources = list(by_source) + ["1-2 people"] + (["crowds"] if rows[("crowds", "total")] else [])
     print(f"backend={args.backend}  photos={len(photos)}  repeat={args.repeat}  cold first call={cold_ms:.0f} ms")
     print(f"{'stage (median ms)':18}" + "".join(f"{s[:16]:>18}" for s in sources))
     for k in stage_names:
         print(f"{k:18}" + "".join(f"{np.median(rows[(s, k)]):>18.2f}" for s in sources))
     if args.backend == "sam2":
-        sam2_rows(photos, by_source, args.repeat, sam2_note)
+        sam2_rows(sam2_photos, by_source, args.repeat, sam2_note)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")
 

@@ -29,12 +29,17 @@ def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 
     h, w = rgb.shape[:2]
     blaze = non_max_suppression(faces_in(rgb, 0, min_confidence) + faces_in(rgb, 1, min_confidence), 0.3)
     group = _looks_like_a_group(blaze, h)
-    # CenterFace on the whole photo: in full where BlazeFace sees a group or no face; at a glance where it sees one
-    # large face (a portrait costs a few ms more), in full after all when the glance shows more people.
-    centre = centerface_on_photo(rgb, PHOTO_SIDE if group or not blaze else GLANCE_SIDE)
-    others = [c for c in centre if c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in blaze)]
-    if not (group or not blaze) and _looks_like_a_group(blaze + others, h):
-        group, centre = True, centerface_on_photo(rgb, PHOTO_SIDE)
+    # CenterFace on the whole photo: in full (small photos enlarged) where BlazeFace sees a group; first at the
+    # photo's own size where it sees no face, and at a glance where it sees one large face (a portrait costs a few
+    # ms more); in full after all when that first look shows a group.
+    full = min(PHOTO_SIDE / max(h, w), MAX_UPSCALE)
+    first = full if group else min((GLANCE_SIDE if blaze else PHOTO_SIDE) / max(h, w), 1.0)
+    centre = centerface_on_photo(rgb, first)
+    if not group:
+        others = [c for c in centre if c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in blaze)]
+        group = _looks_like_a_group(blaze + others, h)
+        if group and full != first:
+            centre = centerface_on_photo(rgb, full)
     # BlazeFace's tiles, for faces too small in its 128-192 px view of a group photo, pay only where CenterFace saw
     # the photo shrunk: on crowd photos it saw whole (<= PHOTO_SIDE) they added 11 of 639 faces under 32 px, and none
     # larger, for 110 ms of the 390 ms median.
@@ -107,10 +112,9 @@ MAX_UPSCALE = 2.0  # ... enlarging small photos at most this much (crowd photos 
 GLANCE_SIDE = 256  # or, beside one large face, at this side: is anyone else there? (faces of a tenth of the photo)
 
 
-def centerface_on_photo(rgb: np.ndarray, side: int = PHOTO_SIDE) -> list:
-    """CenterFace's faces on the whole photo seen at `side` pixels (longer side), at >= CENTERFACE_AGREE, boxes
-    mapped to BlazeFace's convention."""
-    scale = min(side / max(rgb.shape[:2]), MAX_UPSCALE)
+def centerface_on_photo(rgb: np.ndarray, scale: float) -> list:
+    """CenterFace's faces on the whole photo resized by `scale`, at >= CENTERFACE_AGREE, boxes mapped to
+    BlazeFace's convention."""
     return [(blaze_box(b), s, _blaze_keypoints(p), src)
             for b, s, p, src in centerface_faces(rgb, CENTERFACE_AGREE, scale)]
 
