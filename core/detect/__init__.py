@@ -1,7 +1,8 @@
-"""Find faces and hands with MediaPipe's bundled `mp.solutions` models (mediapipe 0.10.21).
+"""Find faces and hands with MediaPipe's bundled `mp.solutions` models (mediapipe 0.10.21) and CenterFace.
 
-`detect(rgb, options)` is the one entry point: faces (`faces.py`) and hands (`hands.py`) run on both cores, on a
-bounded set of graphs (`graphs.py`), and come back as `Detection`s with landmarks in input pixels.
+`detect(rgb, options)` is the one entry point: faces (`faces.py`, BlazeFace with CenterFace's second opinion from
+`centerface.py`) and hands (`hands.py`) run on both cores, on a bounded set of graphs (`graphs.py`), and come back
+as `Detection`s with landmarks in input pixels.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class DetectOptions:
     # Hands model: the lite palm detector + landmarks (0) found more hands on the shared photos than the full
     # one (1) (26/30 vs 23/30 ground-truth hands at confidence 0.5) and costs less per found hand.
     hand_complexity: int = 0
-    face_tiles: bool = True  # group photos: also look for small faces on a 3x3 grid of overlapping half-size tiles
+    face_tiles: bool = True  # group photos over 800 px: BlazeFace also looks for small faces on tiles
     second_look: bool = True  # look again for hands where this photo's skin colour says one may be
 
 
