@@ -4,7 +4,9 @@ The MediaPipe graphs are created for one video and closed at its end (never the 
 `core.detect.graphs`, never shared with another request or webcam visitor). Hands run in MediaPipe's video
 (tracking) mode, which follows each hand from the previous frame's landmarks. Faces are followed the same way by
 hand: FaceMesh on the crop where each face was last frame, with BlazeFace (full range, so small faces too) looking
-for new faces every few frames and whenever a face is lost.
+for new faces every few frames and whenever a face is lost. A face is tracked only under the photo rule
+(`core.detect.faces`): BlazeFace and CenterFace agree; BlazeFace's "faces" on fists and on hands holding cards never
+get a number.
 
 A small tracker gives every face and hand a number for as long as it is seen: detections are matched to tracks by
 distance to where the track was heading (and handedness for hands), a track missed for a few frames is carried on
@@ -25,6 +27,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
+from .detect.faces import AGREE_IOU, CENTERFACE_AGREE, centerface_agrees
 from .detect.geometry import box_crop, box_iou as _iou, box_of as _box_of
 from .pipeline import _Timer, finish
 from .types import Detection, Result
@@ -41,6 +44,13 @@ CUT_DIFFERENCE = 40.0  # mean grey-level change (0..255) of 32x18 thumbnails bet
 FACE_DETECT_EVERY = 5  # BlazeFace looks for new faces at least this often (frames) while faces are tracked
 MESH_SIDE = 256  # face crops are resized to this for FaceMesh (its landmark model looks at 192 px)
 DUPLICATE_IOU = 0.5  # two detections of one kind overlapping more than this in one frame are one instance
+# Faces in video follow the photo rule: a face BlazeFace reports away from every tracked face starts a track only if
+# CenterFace agrees on a crop at its scale (`centerface_agrees`, ~6 ms); a tracked face is not checked again. On
+# 30-frame pans over the 120 EgoHands frames, BlazeFace's tracked "faces" lay on a labelled hand in 628 frames before
+# the rule, in none after it.
+REJECT_FRAMES = 15  # a face CenterFace rejected is not looked at again for this many frames (a fist, followed by
+# its box): half a second at 30 fps, so one ~6 ms look per half second per fist, and a real face CenterFace could
+# not see at first (half hidden) gets another look soon
 
 
 # ------------------------------------------------------------------------------------------- MediaPipe graphs
@@ -68,18 +78,21 @@ class VideoGraphs:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-faces")
         self._lock = threading.Lock()
         self._since_detector = FACE_DETECT_EVERY
+        self._rejected: list = []  # [(box, frames since)]: BlazeFace faces CenterFace did not confirm
 
     def faces(self, rgb: np.ndarray, last_seen=()) -> list:
-        """[(box, score, points, landmark kind)]: BlazeFace's faces with their mesh (or keypoints when FaceMesh
-        does not confirm one), plus faces re-found by FaceMesh where a track was (`last_seen`: [(box, score,
-        meshed last frame)]).
+        """[(box, score, points, landmark kind)]: faces under the photo rule, each with its mesh (or keypoints
+        when FaceMesh does not confirm one), plus faces re-found where a track was (`last_seen`: [(box, score,
+        meshed last frame)], every one a face already confirmed).
 
         Like MediaPipe's own tracking mode, the detector is skipped while every tracked face is followed by its
         mesh: BlazeFace runs on every `FACE_DETECT_EVERY`-th frame (to find newcomers), when there is no face, or
-        when a face was not meshed in the last frame or is lost in this one."""
+        when a face was not meshed in the last frame or is lost in this one. A BlazeFace face away from every
+        tracked one counts only where CenterFace agrees (`_confirmed`)."""
         if self.face_detector is None:
             return []
         self._since_detector += 1
+        self._rejected = [(box, n + 1) for box, n in self._rejected if n + 1 < REJECT_FRAMES]
         if last_seen and self._since_detector < FACE_DETECT_EVERY and all(fresh for _, _, fresh in last_seen):
             out = []
             for box, score, _ in last_seen[:self.max_faces]:
@@ -90,7 +103,6 @@ class VideoGraphs:
             else:
                 return out
         self._since_detector = 0
-        last_seen = [(box, score) for box, score, _ in last_seen]
         h, w = rgb.shape[:2]
         found = []
         for det in self.face_detector.process(rgb).detections or []:
@@ -101,17 +113,39 @@ class VideoGraphs:
             if score >= self.face_conf and all(_iou(box, f[0]) < 0.3 for f in found):
                 found.append((box, score, kps))
         out = []
-        for box, score, kps in sorted(found, key=lambda f: -f[1])[:self.max_faces]:
+        for box, score, kps in sorted(found, key=lambda f: -f[1]):
+            if len(out) >= self.max_faces:
+                break
+            tracked = any(_iou(box, seen) >= AGREE_IOU for seen, _, _ in last_seen)
+            if not tracked and not self._confirmed(rgb, box):
+                continue
             mesh = self._mesh_on_crop(rgb, box)
             out.append((_box_of(mesh), score, mesh, "face_mesh") if mesh is not None
                        else (box, score, kps, "face_keypoints"))
-        for box, score in last_seen:  # a tracked face BlazeFace did not report this frame
+        for box, score, _ in last_seen:  # a tracked face BlazeFace did not report this frame
             if len(out) >= self.max_faces or any(_iou(box, f[0]) > 0.2 for f in out):
                 continue
             mesh = self._mesh_on_crop(rgb, box)
             if mesh is not None:
                 out.append((_box_of(mesh), score, mesh, "face_mesh"))
         return out
+
+    def cut(self) -> None:
+        """A new shot: nothing rejected in the last shot stays rejected."""
+        self._rejected = []
+
+    def _confirmed(self, rgb: np.ndarray, box) -> bool:
+        """Whether a BlazeFace face that no track holds is a face: CenterFace agrees on a crop at its scale. A face
+        CenterFace rejects stays rejected, following its box, for REJECT_FRAMES frames (a fist is not re-checked on
+        every frame that BlazeFace runs)."""
+        for i, (seen, n) in enumerate(self._rejected):
+            if _iou(box, seen) >= AGREE_IOU:
+                self._rejected[i] = (box, n)
+                return False
+        if centerface_agrees(rgb, box) >= CENTERFACE_AGREE:
+            return True
+        self._rejected.append((box, 0))
+        return False
 
     def _mesh_on_crop(self, rgb: np.ndarray, box):
         """468 points of the face in `box` from FaceMesh on a square crop twice the box, or None."""
@@ -379,6 +413,7 @@ class VideoSegmenter:
                 for t in self.tracker.tracks if t.kind == "face"]
         if self._scene_cut(rgb):
             self.tracker.cut()
+            self.graphs.cut()
             last = []
         faces, hands = self.graphs.detect(rgb, last)
         dets = [Detection("face", box, score, pts, kind, "face_detection") for box, score, pts, kind in faces]
