@@ -89,3 +89,13 @@ def test_a_face_lost_behind_something_comes_back_with_its_number():
     labels = [sorted(i.label for i in r.instances if i.kind == "face") for r in segment_video(frames, draw=False)]
     assert all(labels[i] == ["face-1"] for i in range(n) if i < hidden[0] or i >= hidden[-1] + 3), labels
     assert all(labels[i] == [] for i in range(hidden[0] + 5, hidden[-1] + 1)), labels  # not carried all along
+
+
+def test_a_face_in_profile_that_blazeface_misses_is_tracked():
+    """A head turned 45 degrees (FASSEG multipose), which BlazeFace full range did not report on any frame of the
+    pan: CenterFace's look at the first frame finds it, and it keeps one label."""
+    photo = load_rgb(data_path("fasseg_multipose/images/personne05243p0m45.jpg"))
+    labels = [[i.label for i in r.instances if i.kind == "face"] for r in segment_video(pan_frames(photo, 30),
+                                                                                        draw=False)]
+    assert sum(lab == ["face-1"] for lab in labels) >= 27, labels
+    assert {lab for frame in labels for lab in frame} == {"face-1"}
