@@ -35,17 +35,30 @@ def _crop_resize(photo: np.ndarray, cx: float, cy: float, cw: float, ch: float, 
 def pan_frames(photo: np.ndarray, n: int = 60, size=(640, 360), zoom: float = 1.25, travel: float = 0.5):
     """`n` frames of `size` (w, h): a window with the frame's aspect ratio covering most of the photo, moving
     left to right across `travel` of the free width and zooming from 1 to `zoom`."""
-    H, W = photo.shape[:2]
+    for window in pan_windows(photo.shape, n, size, zoom, travel):
+        yield _crop_resize(photo, *window, size)
+
+
+def pan_windows(photo_shape, n: int = 60, size=(640, 360), zoom: float = 1.25, travel: float = 0.5) -> list:
+    """The part of the photo each of `pan_frames`' frames shows: [(centre x, centre y, width, height)]."""
+    H, W = photo_shape[:2]
     aspect = size[0] / size[1]
     base_w = min(W, H * aspect) * 0.9
+    windows = []
     for i in range(n):
         s = i / max(n - 1, 1)
         cw = base_w / (1 + (zoom - 1) * s)
-        ch = cw / aspect
         free = W - cw
-        cx = cw / 2 + free * ((1 - travel) / 2 + travel * s)
-        cy = H / 2
-        yield _crop_resize(photo, cx, cy, cw, ch, size)
+        windows.append((cw / 2 + free * ((1 - travel) / 2 + travel * s), H / 2, cw, cw / aspect))
+    return windows
+
+
+def box_in_frame(box, window, size=(640, 360)) -> tuple:
+    """A photo box (x0, y0, x1, y1) in the pixels of the frame that shows `window` of the photo at `size`."""
+    cx, cy, cw, ch = window
+    sx, sy = size[0] / cw, size[1] / ch
+    left, top = cx - cw / 2, cy - ch / 2
+    return (box[0] - left) * sx, (box[1] - top) * sy, (box[2] - left) * sx, (box[3] - top) * sy
 
 
 def through_frames(photo: np.ndarray, n: int = 60, size=(640, 360)):
