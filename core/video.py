@@ -28,10 +28,9 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from .detect.centerface import centerface_faces
-from .detect.faces import (AGREE_IOU, CENTERFACE_AGREE, CENTERFACE_SURE, CROP_SCALE, CROP_SIDE, blaze_box,
-                           centerface_agrees, centerface_on_photo)
-from .detect.geometry import box_crop, box_iou as _iou, box_of as _box_of, scaled_box_crop
+from .detect.faces import AGREE_IOU, CENTERFACE_AGREE, CENTERFACE_SURE, centerface_agrees, centerface_near, \
+    centerface_on_photo
+from .detect.geometry import box_crop, box_iou as _iou, box_of as _box_of
 from .pipeline import _Timer, finish
 from .types import Detection, Result
 
@@ -170,7 +169,7 @@ class VideoGraphs:
         ~4 ms a try); BlazeFace, which runs on every such frame, brings its mesh back when it finds it again."""
         mesh = self._mesh_on_crop(rgb, box) if meshed else None
         if mesh is None:
-            near = _centerface_near(rgb, box)
+            near = centerface_near(rgb, box)
             if near is not None:
                 return near[0], score, near[2], "face_keypoints"
             mesh = None if meshed else self._mesh_on_crop(rgb, box)
@@ -183,7 +182,7 @@ class VideoGraphs:
         frames with the face, 511 so) and on the 120 EgoHands pans took away one face, on a shirt's pattern."""
         self._since_frame_look = 0
         out = []
-        for box, score, kps, _ in centerface_on_photo(rgb, min(max(rgb.shape[:2]), FRAME_LOOK_SIDE)):
+        for box, score, kps, _ in centerface_on_photo(rgb, min(FRAME_LOOK_SIDE / max(rgb.shape[:2]), 1.0)):
             if len(known) + len(out) >= self.max_faces:
                 break
             if any(_iou(box, f[0]) > 0.2 for f in known + out):
@@ -244,21 +243,6 @@ class VideoGraphs:
                     g.close()
             self.face_detector = self.mesh = self.hands = None
         give_back_freed_memory()
-
-
-def _centerface_near(rgb: np.ndarray, box):
-    """(box, score, 4 keypoints) of CenterFace's best face at `box` (IoU >= AGREE_IOU, score >= CENTERFACE_AGREE)
-    on a crop at the face's scale, as `centerface_agrees` looks, in BlazeFace's box convention; or None."""
-    crop, x0, y0, scale = scaled_box_crop(rgb, box, CROP_SCALE, CROP_SIDE)
-    if crop is None:
-        return None
-    best = None
-    for b, score, pts, _ in centerface_faces(crop, CENTERFACE_AGREE):
-        found = blaze_box((b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0))
-        if _iou(box, found) >= AGREE_IOU and (best is None or score > best[1]):
-            pts = pts / scale + (x0, y0)
-            best = found, score, np.vstack([pts[:3], pts[3:5].mean(0, keepdims=True)])  # eyes, nose, mouth
-    return best
 
 
 # ------------------------------------------------------------------------------------------------- tracking

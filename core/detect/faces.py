@@ -98,13 +98,22 @@ CROP_SIDE = 192  # ... resized to this (the face then about 77 px across, well i
 
 def centerface_agrees(rgb: np.ndarray, box) -> float:
     """CenterFace's best score for a face at `box` (IoU >= AGREE_IOU), on a crop at the face's own scale."""
+    near = centerface_near(rgb, box)
+    return 0.0 if near is None else near[1]
+
+
+def centerface_near(rgb: np.ndarray, box):
+    """(box, score, 4 keypoints) of CenterFace's best face at `box` (IoU >= AGREE_IOU, score >= CENTERFACE_AGREE)
+    on a crop at the face's own scale, box and keypoints in BlazeFace's convention and the photo's pixels; or None."""
     crop, x0, y0, scale = scaled_box_crop(rgb, box, CROP_SCALE, CROP_SIDE)
     if crop is None:
-        return 0.0
-    found = centerface_faces(crop, CENTERFACE_AGREE)
-    boxes = [blaze_box((b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0))
-             for b, *_ in found]
-    return max((f[1] for f, b in zip(found, boxes) if box_iou(box, b) >= AGREE_IOU), default=0.0)
+        return None
+    best = None
+    for b, score, points, _ in centerface_faces(crop, CENTERFACE_AGREE):
+        found = blaze_box((b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0))
+        if box_iou(box, found) >= AGREE_IOU and (best is None or score > best[1]):
+            best = found, score, _blaze_keypoints(points / scale + (x0, y0))
+    return best
 
 
 PHOTO_SIDE = 800  # CenterFace sees the whole photo at this longer side ...
