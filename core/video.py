@@ -177,7 +177,8 @@ class VideoGraphs:
 
     def _look_at_frame(self, rgb: np.ndarray, known: list) -> list:
         """CenterFace's faces on the whole frame that are not among `known`, under the photo rule: those it is
-        sure of, and those it sees at CENTERFACE_AGREE that FaceMesh confirms (FaceMesh counts as BlazeFace).
+        sure of and sees again at their own scale, and those it sees at CENTERFACE_AGREE that FaceMesh confirms
+        (FaceMesh counts as BlazeFace).
         Taking only sure ones lost turned heads (30-frame pans over 24 FASSEG and other face photos: 572 of 720
         frames with the face, 511 so) and on the 120 EgoHands pans took away one face, on a shirt's pattern."""
         self._since_frame_look = 0
@@ -190,7 +191,7 @@ class VideoGraphs:
             mesh = self._mesh_on_crop(rgb, box)
             if mesh is not None:
                 out.append((_box_of(mesh), score, mesh, "face_mesh"))
-            elif score >= CENTERFACE_SURE:
+            elif score >= CENTERFACE_SURE and centerface_agrees(rgb, box) >= CENTERFACE_AGREE:
                 out.append((box, score, kps, "face_keypoints"))
         return out
 

