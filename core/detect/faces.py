@@ -80,8 +80,9 @@ SURE_FACE_SCORE = 0.75  # a BlazeFace score hands.py and proposals.py trust for 
 
 def face_evidence(rgb: np.ndarray, found, blaze: list, centre: list) -> Detection | None:
     """The face as a `Detection` when the evidence holds, else None: CenterFace agreeing (>= CENTERFACE_AGREE)
-    with BlazeFace or the mesh, or CenterFace alone sure of it and seeing it again at its own scale. CenterFace's opinion comes from its run on the photo, or,
-    where it did not run or did not see this face, from a crop at this face's own scale (`centerface_agrees`)."""
+    with BlazeFace or the mesh, or CenterFace alone sure of it and seeing it again at its own scale. CenterFace's
+    opinion comes from its run on the photo, or, where it did not run or did not see this face, from a crop at this
+    face's own scale (`centerface_agrees`)."""
     box = found[0]
     by_blaze = found[3] != "centerface" or any(box_iou(box, b[0]) >= AGREE_IOU for b in blaze)
     score = max((c[1] for c in centre if box_iou(box, c[0]) >= AGREE_IOU), default=0.0)
