@@ -6,8 +6,8 @@ The MediaPipe graphs are created for one video and closed at its end (never the 
 hand: FaceMesh (or, where it sees none, CenterFace) on the crop where each face is heading, with BlazeFace (full
 range, so small faces too) looking for new faces every few frames and whenever a face is lost, and CenterFace on
 the whole frame now and then for the masked and turned faces BlazeFace misses. A face is tracked only under the
-photo rule (`core.detect.faces`): BlazeFace and CenterFace agree, or CenterFace is sure; BlazeFace's "faces" on
-fists and on hands holding cards never get a number.
+photo rule (`core.detect.faces`): BlazeFace and CenterFace agree, or CenterFace is sure and sees the face again
+at its own scale; BlazeFace's "faces" on fists and on hands holding cards never get a number.
 
 A small tracker gives every face and hand a number for as long as it is seen: detections are matched to tracks by
 distance to where the track was heading (and handedness for hands), a track missed for a few frames is carried on

@@ -48,9 +48,8 @@ def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 
         sized = blaze + [c for c in centre if c[1] >= CENTERFACE_SURE]
         blaze = non_max_suppression(blaze + _faces_on_fine_tiles(rgb, sized, min_confidence), 0.3)
     # BlazeFace's boxes and keypoints first (the face masks are fitted to them), then faces only CenterFace saw.
-    found = non_max_suppression(blaze, 0.3)
-    found += non_max_suppression([c for c in centre if c[1] >= min_confidence
-                                  and all(box_iou(c[0], f[0]) < AGREE_IOU for f in found)], 0.3)
+    found = blaze + non_max_suppression([c for c in centre if c[1] >= min_confidence
+                                         and all(box_iou(c[0], b[0]) < AGREE_IOU for b in blaze)], 0.3)
     faces = []
     for f in sorted(found, key=lambda f: -f[1]):
         if len(faces) >= max_faces:
