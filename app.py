@@ -23,8 +23,16 @@ from ui.video import VIDEO_LIMIT, build_video_tab  # noqa: E402
 from ui.webcam import WEBCAM_LIMIT, build_webcam_tab, end_webcam_stream  # noqa: E402
 
 DESCRIPTION = """# Face & hand segmentation
-Every face and hand in a photo gets its own labelled mask: pick an example or drop in a photo (a clip or your
-webcam in the other tabs). Offline by default; Segment Anything 2 with a Replicate token.
+Every face and hand gets its own labelled mask: pick an example or drop in a photo, a clip or your webcam.
+"""
+
+
+# Download names wrap instead of being cut to "04_apollo1….png" on a phone; the photo input is shorter there, so the
+# first example is inside the first screen.
+CSS = """
+#downloads .filename { flex-wrap: wrap; overflow: visible; }
+#downloads .filename .stem { white-space: normal; overflow-wrap: anywhere; min-width: 0; }
+#cutouts .grid-container { grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)) !important; }
 """
 
 
@@ -51,4 +59,4 @@ if __name__ == "__main__":
     threading.Thread(target=warm_up, daemon=True).start()  # load the MediaPipe graphs while the server starts
     demo.launch(show_error=True, max_file_size=MAX_FILE_BYTES, server_name=os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None,
-                mcp_server=True)  # MCP tools at /gradio_api/mcp/ (needs the `mcp` package: gradio[mcp])
+                mcp_server=True, css=CSS)  # MCP tools at /gradio_api/mcp/ (needs the `mcp` package: gradio[mcp])

@@ -3,11 +3,12 @@
 Public API (other tools depend on it): `segment(image, backend="auto", **options) -> Result` for photos and
 `segment_video(source, backend="landmarks", **options)`, an iterator of one `Result` per frame, for clips.
 """
+from .edits import Edits
 from .loading import ImageLoadError, load_image
 from .pipeline import segment
 from .types import Detection, Instance, Result
 from .video import segment_video
 from .video_io import VideoLoadError
 
-__all__ = ["segment", "segment_video", "Result", "Instance", "Detection", "ImageLoadError", "VideoLoadError",
+__all__ = ["segment", "segment_video", "Edits", "Result", "Instance", "Detection", "ImageLoadError", "VideoLoadError",
            "load_image"]

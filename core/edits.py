@@ -1,11 +1,12 @@
-"""A visitor's corrections to one photo's result: points where something was missed, masks they removed.
+"""A visitor's corrections to one photo's result: points where something was missed, points that add a part to a
+mask or cut one from it, masks they removed. `segment(photo, edits=...)` takes them all (`as_edits`).
 
 Hints go back through `segment(..., hints=...)` (a fresh detection that also looks at each point), so only clicks
 that found a face or hand are kept as hints, at most MAX_HINTS: one that found nothing would find nothing again and
 only cost every later click its look (60 clicks on one background point made the 60th take 7.5 s instead of 0.8 s).
-Those are kept apart as misses, just to answer a click at the same place at once. Removals are kept as the removed
-instances' boxes, not labels: after a new hint the instances are numbered again, left to right, so "face-2" may name
-another face, while a box still finds the same one.
+Those are kept apart as misses, just to answer a click at the same place at once. What a hint finds is numbered
+after the automatic instances, so labels do not change; removals are still kept as the removed instances' boxes,
+which also find the same instance when the labels come from another run.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .render import annotate
 SAME_INSTANCE_IOU = 0.5  # boxes of one instance in two runs of the same photo overlap almost fully
 MAX_HINTS = 12  # clicks that found something, looked at again on every later click (~0.1 s each on 2 cores)
 MAX_MISSES = 24  # clicks that found nothing, remembered only to answer a click there again without a look
+MAX_POINTS = 24  # added and cut points on one photo (each is a disc in its instance's refinement)
 # Two clicks closer than this share of the photo's shorter side are one: a hint is looked for in crops of 25-80% of
 # that side around it (core.detect.proposals.HINT_SCALES), so a few pixels more or less find the same thing.
 SAME_CLICK_SHARE = 0.02
@@ -28,9 +30,21 @@ class Edits:
     hints: tuple = ()  # (x, y) points in the photo's pixels where a click found a face or hand, in click order
     removed: tuple = ()  # (x0, y0, x1, y1) boxes of the instances removed
     misses: tuple = ()  # (x, y) points where a click found nothing; never given to segment again
+    add: tuple = ()  # (x, y) points on parts that belong to the face or hand next to them (an uncovered finger)
+    cut: tuple = ()  # (x, y) points on parts of a mask that do not belong to it
 
     def with_hint(self, x: float, y: float) -> "Edits":
         return dataclasses.replace(self, hints=self.hints + ((float(x), float(y)),))
+
+    def with_point(self, x: float, y: float, cut: bool = False) -> "Edits":
+        """With an added (or cut) point; a point there of the other kind is taken back (the visitor changed
+        their mind)."""
+        p = (float(x), float(y))
+        add = tuple(q for q in self.add if q != p)
+        cuts = tuple(q for q in self.cut if q != p)
+        if cut:
+            return dataclasses.replace(self, add=add, cut=(cuts + (p,))[-MAX_POINTS:])
+        return dataclasses.replace(self, add=(add + (p,))[-MAX_POINTS:], cut=cuts)
 
     def with_miss(self, x: float, y: float) -> "Edits":
         return dataclasses.replace(self, misses=(self.misses + ((float(x), float(y)),))[-MAX_MISSES:])
@@ -51,7 +65,31 @@ class Edits:
 
     def __bool__(self) -> bool:
         """Whether the result differs from the automatic one (misses change nothing)."""
-        return bool(self.hints or self.removed)
+        return bool(self.hints or self.removed or self.add or self.cut)
+
+
+def as_edits(value) -> Edits:
+    """`segment(..., edits=...)`'s argument as Edits: None, an Edits, or a dict with the keys "hints", "add",
+    "cut" and "remove" (labels such as "hand-2", or (x0, y0, x1, y1) boxes); anything else is a ValueError."""
+    if value is None:
+        return Edits()
+    if isinstance(value, Edits):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError('Edits must be a dict with the keys "hints", "add", "cut" and "remove".')
+    unknown = set(value) - {"hints", "add", "cut", "remove"}
+    if unknown:
+        raise ValueError(f'Edits take the keys "hints", "add", "cut" and "remove", not {sorted(unknown)[0]!r}.')
+    removed = []
+    for item in value.get("remove") or ():
+        if isinstance(item, str):
+            removed.append(item)
+        elif isinstance(item, (list, tuple)) and len(item) == 4:
+            removed.append(tuple(item))
+        else:
+            raise ValueError('Each entry of "remove" must be a label such as "hand-2" or an (x0, y0, x1, y1) box.')
+    return Edits(hints=tuple(value.get("hints") or ()), add=tuple(value.get("add") or ()),
+                 cut=tuple(value.get("cut") or ()), removed=tuple(removed))
 
 
 def same_instance(box_a, box_b) -> bool:
@@ -60,7 +98,8 @@ def same_instance(box_a, box_b) -> bool:
 
 
 def is_removed(instance, removed) -> bool:
-    return any(same_instance(instance.box, box) for box in removed)
+    """Whether a removal (a label, or the box of the instance when it was removed) names this instance."""
+    return any(instance.label == r if isinstance(r, str) else same_instance(instance.box, r) for r in removed)
 
 
 def apply_removals(result, removed, draw: bool = True):

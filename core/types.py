@@ -39,6 +39,14 @@ class Prompt:
     # Certain foreground drawn from the landmarks (bool HxW), or None: a hand's bones, a face's features. Every backend
     # keeps it (selection repairs a model mask that misses it).
     sure: Optional[np.ndarray] = None
+    # A visitor's points on this instance (`core.masks.clicks`): (x, y) points, the discs they make certain
+    # (foreground for added points, background for cut ones), and where an added point lets the mask grow.
+    add_points: tuple = ()
+    cut_points: tuple = ()
+    added: Optional[np.ndarray] = None
+    cut: Optional[np.ndarray] = None
+    maybe: Optional[np.ndarray] = None
+    background: Optional[np.ndarray] = None
 
 
 @dataclass

@@ -1,7 +1,13 @@
 """The Photo tab: a photo in; every face and hand masked, labelled and downloadable; a click fixes a miss.
 
+A click, as in the Segment Anything demo, is a point: in "add" mode, on a miss it finds the face or hand there, or
+next to a mask it adds that part (an uncovered finger, a forehead) to that mask; in "cut" mode, on a mask it cuts
+that part off. A click inside a mask in "add" mode selects it (to remove it). What a click finds takes the next
+free number: nobody else's label changes.
+
 One visitor's photo lives in a `PhotoSession` (kept in `SESSIONS` by Gradio's session id): the automatic result,
-the visitor's edits (points where something was missed, masks removed) and the result with those edits. Every
+the visitor's edits (points where something was missed, added or cut parts, masks removed) and the result with
+those edits (`core.segment(photo, edits=...)`). Every
 action ends in `_present`, which draws, writes the downloads and says what happened, so all views agree. Only the
 page keeps sessions: API and MCP callers cannot click, so their `/segment` calls must not push a visitor's edits out
 of the few slots; a visitor whose session went anyway (idle, or a busy Space) is told so, once.
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 import gradio as gr
+import numpy as np
 
 import core
 from core import backends
@@ -31,6 +38,8 @@ log = logging.getLogger("app")
 EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
 ANONYMISE = ["off", "faces", "hands", "all"]
+# What a click on the photo does (the SAM demo's positive and negative points), in words short enough for a phone.
+CLICK_MODES = [("Click adds", "add"), ("Click cuts", "cut")]
 # On a phone the result is below the input and the examples: bring it into view when it changes.
 SCROLL_TO_RESULT = """() => { if (window.innerWidth < 768) {
   document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
@@ -48,13 +57,13 @@ class PhotoSession:
     options: dict
     auto: core.Result
     edits: Edits = Edits()
-    hinted: Optional[core.Result] = None  # segment(photo, hints=edits.hints); None while there are no hints
+    edited: Optional[core.Result] = None  # segment(photo, edits=...) for hints, added and cut points; or None
     selected: Optional[str] = None  # label of the mask picked in the result
 
     @property
     def result(self) -> core.Result:
         """What is shown: the latest segmentation without the removed masks."""
-        return apply_removals(self.hinted or self.auto, self.edits.removed)
+        return apply_removals(self.edited or self.auto, self.edits.removed)
 
 
 def _keepsake(session: PhotoSession) -> tuple:
@@ -107,10 +116,12 @@ def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_to
 
 
 def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
-                   evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
-    """A click on the photo: inside a mask it selects that mask; elsewhere it looks for a missed face or hand
-    there (`segment(..., hints=[...])`, with the earlier clicks on this photo that found one). A click that found
-    nothing is not looked at again, and one at the place of an earlier click is answered without a look."""
+                   mode="add", evt: gr.SelectData = None, request: gr.Request = None, progress=gr.Progress()):
+    """A click on the photo. "add": inside a mask it selects that mask; elsewhere it looks for a missed face or
+    hand there (`segment(..., hints=[...])`, with the earlier clicks on this photo that found one), and when there
+    is none but a mask is next to it, adds that part to the mask. "cut": on a mask, cuts that part off. A click
+    that found nothing is not looked at again, and one at the place of an earlier click is answered without a
+    look."""
     if image is None:
         return _unchanged("Upload a photo first, then click where a face or hand was missed.")
     point = _click_point(getattr(evt, "index", None))
@@ -127,6 +138,12 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
         except gr.Error as exc:
             return _cleared(request, f"**{exc.message}**")
     hit = _instance_at(session.result, x, y)
+    if mode == "cut":
+        if hit is None:
+            return _present(session, anonymise_, style, request,
+                            _join(lost, f"Your click at ({x:.0f}, {y:.0f}) is on no mask; in Cut mode, click the "
+                                        "part of a mask to remove."))
+        return _edit_point(session, x, y, True, hit.label, anonymise_, style, request, lost, progress)
     if hit is not None:
         session.selected = hit.label
         return _present(session, anonymise_, style, request, _join(lost, _selected(hit.label)))
@@ -139,16 +156,37 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
         return _present(session, anonymise_, style, request, _join(lost, did))
     progress(0.2, desc="Looking again where you clicked")
     before = session.result
-    hinted = _segment(image, options, hints=session.edits.hints + ((x, y),))
+    edits = session.edits.with_hint(x, y)
+    hinted = _segment(image, options, edits=edits)
     added = [inst.label for inst in apply_removals(hinted, session.edits.removed, draw=False).instances
              if not any(same_instance(inst.box, old.box) for old in before.instances)]
     if added:
-        session = dataclasses.replace(session, edits=session.edits.with_hint(x, y), hinted=hinted, selected=None)
+        session = dataclasses.replace(session, edits=edits, edited=hinted, selected=None)
         did = f"Your click at ({x:.0f}, {y:.0f}) added {', '.join(added)}."
-    else:  # kept as a miss only: the result and its notes stay those of the clicks that found something
-        session = dataclasses.replace(session, edits=session.edits.with_miss(x, y), selected=None)
-        notes = [f"- {m}" for m in hinted.messages if m not in before.messages]  # said for this click only
-        did = "\n\n".join([f"Your click at ({x:.0f}, {y:.0f}) found nothing new."] + notes)
+        return _present(session, anonymise_, style, request, _join(lost, did))
+    nearest = _nearest_instance(before, x, y)
+    if nearest is not None:  # nothing new there, but a mask is next to it: the visitor means this part of it
+        return _edit_point(session, x, y, False, nearest.label, anonymise_, style, request, lost, progress)
+    # kept as a miss only: the result and its notes stay those of the clicks that found something
+    session = dataclasses.replace(session, edits=session.edits.with_miss(x, y), selected=None)
+    notes = [f"- {m}" for m in hinted.messages if m not in before.messages]  # said for this click only
+    did = "\n\n".join([f"Your click at ({x:.0f}, {y:.0f}) found nothing new."] + notes)
+    return _present(session, anonymise_, style, request, _join(lost, did))
+
+
+def _edit_point(session, x, y, cut: bool, label: str, anonymise_, style, request, lost: str, progress):
+    """An added or cut point on the instance `label` names: segment again with it, and say what changed."""
+    progress(0.3, desc="Cutting that part" if cut else "Adding that part")
+    before = {inst.label: inst.area for inst in session.result.instances}
+    edits = session.edits.with_point(x, y, cut=cut)
+    edited = _segment(session.photo, session.options, edits=edits)
+    session = dataclasses.replace(session, edits=edits, edited=edited, selected=None)
+    after = next((inst for inst in session.result.instances if inst.label == label), None)
+    change = 0 if after is None else after.area - before.get(label, 0)
+    verb = "cut" if cut else "added"
+    did = (f"Your click at ({x:.0f}, {y:.0f}) {verb} {abs(change):,} pixels {'from' if cut else 'to'} {label}."
+           if change else f"Your click at ({x:.0f}, {y:.0f}) is kept as a point {verb} to {label}; "
+                          f"its mask did not change.")
     return _present(session, anonymise_, style, request, _join(lost, did))
 
 
@@ -184,7 +222,7 @@ def on_reset(anonymise_, style, request: gr.Request):
     session = SESSIONS.get(request.session_hash)
     if session is None:
         return _unchanged(_expired(request))
-    session = dataclasses.replace(session, edits=Edits(), hinted=None, selected=None)
+    session = dataclasses.replace(session, edits=Edits(), edited=None, selected=None)
     return _present(session, anonymise_, style, request, "Back to the automatic result.")
 
 
@@ -222,12 +260,14 @@ def _new_session(image, options: dict, what: str, style: str, request, progress)
     return _present(session, what, style, request, _lost(request, image, AGAIN))
 
 
-def _segment(image, options: dict, hints=()) -> core.Result:
-    """core.segment with errors turned into one sentence for the visitor (never a traceback)."""
+def _segment(image, options: dict, edits: Optional[Edits] = None) -> core.Result:
+    """core.segment with errors turned into one sentence for the visitor (never a traceback). Removals are the
+    session's to apply (`PhotoSession.result`): removing a mask needs no new segmentation."""
     extra = {"replicate_token": options["replicate_token"]} if options["replicate_token"] else {}
+    edits = dataclasses.replace(edits, removed=(), misses=()) if edits is not None else None
     try:
         result = core.segment(image, backend=options["backend"], min_confidence=options["min_confidence"],
-                              max_hands=options["max_hands"], box_scale=options["box_scale"], hints=hints,
+                              max_hands=options["max_hands"], box_scale=options["box_scale"], edits=edits,
                               **extra)  # core checks NaN and ranges
     except ValueError as exc:  # ImageLoadError and bad options: a sentence the user can act on
         log.info("refused: %s", exc)  # one line in the server log; an expected outcome, not a crash
@@ -329,6 +369,30 @@ def _selected(label: str) -> str:
     return f"Selected {label}: “Remove {label}” drops it."
 
 
+# A click this close to a mask (share of the photo's shorter side), where nothing new was found, adds that part to
+# the mask: a fingertip or a forehead the mask missed lies within a few per cent of the photo from the mask's edge.
+NEXT_TO_MASK = 0.06
+
+
+def _nearest_instance(result, x: float, y: float):
+    """The instance whose mask is nearest to (x, y), if within NEXT_TO_MASK of the photo's shorter side."""
+    h, w = result.image.shape[:2]
+    near = NEXT_TO_MASK * min(h, w)
+    best, best_d = None, near
+    xi, yi = int(x), int(y)
+    for inst in result.instances:
+        x0, y0, x1, y1 = (int(v) for v in inst.box)
+        if not (x0 - near <= xi <= x1 + near and y0 - near <= yi <= y1 + near):
+            continue
+        ys, xs = np.nonzero(inst.mask[max(0, yi - int(near)):yi + int(near) + 1,
+                                      max(0, xi - int(near)):xi + int(near) + 1])
+        if len(xs):
+            d = float(np.min(np.hypot(xs + max(0, xi - int(near)) - xi, ys + max(0, yi - int(near)) - yi)))
+            if d < best_d:
+                best, best_d = inst, d
+    return best
+
+
 def _instance_at(result, x: float, y: float):
     h, w = result.image.shape[:2]
     xi, yi = int(x), int(y)
@@ -348,11 +412,14 @@ def build_photo_tab() -> None:
     with gr.Tab("Photo"):
         with gr.Row(equal_height=False):
             with gr.Column():
-                photo = PhotoInput(label="Photo (click it where a face or hand was missed)", type="filepath",
+                photo = PhotoInput(label="Photo (click it to fix a mask)", type="filepath",
                                    sources=["upload", "webcam", "clipboard"], image_mode=None, height=300,
                                    elem_id="photo")
-                run = gr.Button("Segment faces and hands", variant="primary")
                 examples_slot = gr.Column()
+                with gr.Row(equal_height=True):
+                    run = gr.Button("Segment", variant="primary", scale=1, min_width=120)
+                    click_mode = gr.Radio(CLICK_MODES, value="add", show_label=False, container=False, scale=2,
+                                          min_width=200, elem_id="click-mode")
                 with gr.Accordion("Settings", open=False):
                     backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
                                           info="auto: Segment Anything 2 on Replicate with a token, else offline "
@@ -369,22 +436,22 @@ def build_photo_tab() -> None:
                 with gr.Row():
                     remove = gr.Button("Remove", visible=False, size="sm", variant="stop")
                     reset = gr.Button("Reset to the automatic result", visible=False, size="sm")
-                with gr.Tabs():
-                    with gr.Tab("Downloads"):
-                        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
-                                            height=160, show_label=False)
-                    with gr.Tab("Cut-outs"):
-                        cutouts = gr.Gallery(label="Cut-outs", columns=4, height=240, object_fit="contain",
-                                             format="png", interactive=False, show_label=False,
-                                             buttons=["download", "fullscreen"])
-                    with gr.Tab("Anonymise"):
-                        with gr.Row():
-                            what = gr.Radio(ANONYMISE, value="off", label="Hide", scale=1)
-                            style = gr.Radio(list(STYLES), value="blur", label="Style", scale=1)
-                        hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False,
-                                          buttons=["download", "fullscreen"])
-                    with gr.Tab("JSON"):
-                        details = gr.JSON(label="Result JSON", show_label=False)
+                # Accordions, not tabs: on a phone, tabs that do not fit go behind a "..." menu.
+                with gr.Accordion("Downloads", open=True):
+                    downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
+                                        show_label=False, elem_id="downloads")
+                with gr.Accordion("Cut-outs", open=True):
+                    cutouts = gr.Gallery(label="Cut-outs", columns=3, height=260, object_fit="contain",
+                                         format="png", interactive=False, show_label=False, elem_id="cutouts",
+                                         buttons=["download", "fullscreen"])
+                with gr.Accordion("Anonymise", open=False):
+                    with gr.Row():
+                        what = gr.Radio(ANONYMISE, value="off", label="Hide", scale=1, min_width=160)
+                        style = gr.Radio(list(STYLES), value="blur", label="Style", scale=1, min_width=160)
+                    hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False,
+                                      buttons=["download", "fullscreen"])
+                with gr.Accordion("JSON", open=False):
+                    details = gr.JSON(label="Result JSON", show_label=False)
         settings = [backend, min_conf, max_hands, box_scale, token]
         outputs = [shown, status, downloads, details, cutouts, hidden]
         private = dict(api_visibility="private", show_progress_on=[shown])
@@ -396,7 +463,7 @@ def build_photo_tab() -> None:
                                show_progress_on=[shown]))
         then_buttons(photo.upload(on_upload, [photo, *settings, what, style], outputs, **private))
         then_buttons(photo.clear(on_clear, None, outputs, api_visibility="private"))
-        then_buttons(photo.select(on_click_photo, [photo, *settings, what, style], outputs, **private))
+        then_buttons(photo.select(on_click_photo, [photo, *settings, what, style, click_mode], outputs, **private))
         then_buttons(shown.select(on_select_mask, [what, style], outputs, api_visibility="private"))
         then_buttons(remove.click(on_remove, [what, style], outputs, api_visibility="private"))
         then_buttons(reset.click(on_reset, [what, style], outputs, api_visibility="private"))

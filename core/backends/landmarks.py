@@ -52,6 +52,11 @@ def refine_hand(image: np.ndarray, prompt) -> np.ndarray:
     pts = prompt.detection.landmarks
     size = hand_scale(pts)
     background = certain_background(image, prompt.detection.box, skeleton_points(pts, 4))
+    if background is not None and prompt.maybe is not None:  # a visitor's added point outranks the silhouette
+        background = background & ~prompt.maybe
+    if prompt.background is not None:  # where a visitor cut
+        background = prompt.background if background is None else background | prompt.background
     inner, outer = HAND_BAND
     return refine_with_grabcut(image, prompt.prior, prompt.expanded_box, inner, outer, work_side=HAND_WORK_SIDE,
-                               limit=prompt.limit, sure=prompt.sure, background=background, detail=FINGER * size)
+                               limit=prompt.limit, sure=prompt.sure, background=background, detail=FINGER * size,
+                               maybe=prompt.maybe, keep=prompt.added)

@@ -226,6 +226,9 @@ def refine_face(image: np.ndarray, prompt: Prompt) -> np.ndarray:
     x, y, w, h = cv2.boundingRect(prior.astype(np.uint8))
     lx0, ly0 = np.floor(limit.min(0)).astype(int)
     lx1, ly1 = np.ceil(limit.max(0)).astype(int)
+    if prompt.maybe is not None and prompt.maybe.any():  # a visitor's added point: the window holds its reach
+        mx, my, mw, mh = cv2.boundingRect(prompt.maybe.astype(np.uint8))
+        lx0, ly0, lx1, ly1 = min(lx0, mx), min(ly0, my), max(lx1, mx + mw), max(ly1, my + mh)
     x0 = max(0, int(min(x - grow, lx0 - 2)))
     y0 = max(0, int(min(y - grow, ly0 - 2)))
     x1 = min(W, int(max(x + w + grow, lx1 + 2)))
@@ -253,7 +256,15 @@ def refine_face(image: np.ndarray, prompt: Prompt) -> np.ndarray:
     skin = _skin_like(small_img, core & ~cv2.dilate(sure.astype(np.uint8), _disc(1)).astype(bool))
     gc[forehead & skin] = cv2.GC_PR_FGD  # skin above the mesh may be forehead; anything else there is hair
     gc[small_prior] = cv2.GC_PR_FGD
+    visitor = _visitor_points(prompt, (x0, y0, x1, y1), (sw, sh))
+    if visitor is not None:  # a visitor's points: the reach of an added one may be face, a cut one is not
+        maybe, added, cut = visitor
+        gc[maybe & (gc != cv2.GC_FGD)] = cv2.GC_PR_FGD
+        sure = (sure | added) & ~cut
+        core = core & ~cut
     gc[core | sure] = cv2.GC_FGD
+    if visitor is not None:
+        gc[visitor[2]] = cv2.GC_BGD
     if (gc == cv2.GC_FGD).sum() < 4 or (gc == cv2.GC_BGD).sum() < 4:
         return prior
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
@@ -264,9 +275,26 @@ def refine_face(image: np.ndarray, prompt: Prompt) -> np.ndarray:
     except cv2.error:
         return prior
     small = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
-    small = _fill_holes(largest_component(small | sure))
+    small = _fill_holes(largest_component(small | sure, None if visitor is None else visitor[1]))
+    if visitor is not None:
+        small &= ~visitor[2]
     out = _smooth_upscale(small, image[y0:y1, x0:x1], (x0, y0), (sx, sy), prior.shape)
-    return out | (prompt.sure if prompt.sure is not None else face_interior(det, prior.shape))
+    out |= prompt.sure if prompt.sure is not None else face_interior(det, prior.shape)
+    return out if prompt.cut is None else out & ~prompt.cut
+
+
+def _visitor_points(prompt: Prompt, window, size):
+    """(maybe, added, cut) of a visitor's points at the working size, or None when there are none."""
+    if prompt.maybe is None and prompt.cut is None:
+        return None
+    x0, y0, x1, y1 = window
+
+    def small(m):
+        if m is None:
+            return np.zeros((size[1], size[0]), bool)
+        return cv2.resize(m[y0:y1, x0:x1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+
+    return small(prompt.maybe), small(prompt.added), small(prompt.cut)
 
 
 SKIN_CHI2 = 11.3  # skin-coloured: within this squared Mahalanobis distance of the skin model (99% of a 3-D Gaussian)

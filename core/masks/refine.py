@@ -22,7 +22,8 @@ DETAIL_PIXELS = 4
 def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float, outer: float,
                         iterations: int = 1, work_side: int = WORK_SIDE, limit: np.ndarray | None = None,
                         sure: np.ndarray | None = None, background: np.ndarray | None = None,
-                        detail: float | None = None) -> np.ndarray:
+                        detail: float | None = None, maybe: np.ndarray | None = None,
+                        keep: np.ndarray | None = None) -> np.ndarray:
     """Return a refined bool mask. `inner`/`outer` are the erosion/dilation radii (fraction of instance size)
     that bound the uncertain band where GrabCut may move the border; `work_side` the crop's longer side.
 
@@ -34,10 +35,14 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     Evidence from elsewhere (bool HxW, photo-sized): `sure` is certain foreground (a hand's bones: the landmarks
     put a finger there) and is part of the answer whatever the colours say; `background` is certain background
     (where a person silhouette ends). `detail`: the width in photo pixels of the thinnest part the mask must keep
-    (a finger); the crop is worked at a scale where it spans at least DETAIL_PIXELS, even above `work_side`."""
+    (a finger); the crop is worked at a scale where it spans at least DETAIL_PIXELS, even above `work_side`.
+    `maybe` (a visitor's added point and its reach) is maybe-foreground wherever the prior's band does not reach;
+    the parts of the answer that touch `keep` stay even when they are not its largest part."""
     band = _band_box(prior, outer)
     if band is None:
         return prior
+    if maybe is not None and maybe.any():
+        band = _union_box(band, _band_box(maybe, 0.0))
     x0, y0, x1, y1 = min(box[0], band[0]), min(box[1], band[1]), max(box[2], band[2]), max(box[3], band[3])
     crop_prior = prior[y0:y1, x0:x1]
     if crop_prior.sum() < 16:
@@ -58,6 +63,8 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     gc[grown > 0] = cv2.GC_PR_BGD
     gc[small_prior] = cv2.GC_PR_FGD
     gc[core > 0] = cv2.GC_FGD
+    if maybe is not None:
+        gc[_shrink(maybe[y0:y1, x0:x1], (sw, sh)) & (gc != cv2.GC_FGD)] = cv2.GC_PR_FGD
     if background is not None:
         gc[_shrink(background[y0:y1, x0:x1], (sw, sh))] = cv2.GC_BGD
     if sure is not None:
@@ -76,7 +83,7 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
         big |= sure[y0:y1, x0:x1]
     if background is not None:
         big &= ~background[y0:y1, x0:x1] | (sure[y0:y1, x0:x1] if sure is not None else False)
-    big = largest_component(big)
+    big = largest_component(big, None if keep is None else keep[y0:y1, x0:x1])
     out = prior.copy()
     out[y0:y1, x0:x1] = big
     return out if limit is None else out & limit
@@ -118,9 +125,18 @@ def _upsample(small: np.ndarray, crop: np.ndarray, scale: float) -> np.ndarray:
     return soft > 0.5
 
 
-def largest_component(mask: np.ndarray) -> np.ndarray:
-    """The mask's largest 8-connected part (bool): stray specks and islands go."""
+def largest_component(mask: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """The mask's largest 8-connected part (bool): stray specks and islands go. Parts that touch `keep` (where a
+    visitor clicked to add) stay too."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 2:
         return mask.astype(bool)
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    out = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if keep is not None and keep.any():
+        for k in np.unique(labels[keep & (labels > 0)]):
+            out |= labels == k
+    return out
+
+
+def _union_box(a, b):
+    return a if b is None else (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
