@@ -35,9 +35,9 @@ def segment_calls(monkeypatch):
     """The hints of every `core.segment` call the tab makes."""
     calls, real = [], core.segment
 
-    def counting(image, *args, hints=(), **kwargs):
-        calls.append(list(hints))
-        return real(image, *args, hints=hints, **kwargs)
+    def counting(image, *args, hints=(), edits=None, **kwargs):
+        calls.append(list(hints) + list(edits.hints if edits is not None else ()))
+        return real(image, *args, hints=hints, edits=edits, **kwargs)
 
     monkeypatch.setattr(core, "segment", counting)
     return calls
