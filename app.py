@@ -37,9 +37,11 @@ CSS = """
 
 
 def build_demo() -> gr.Blocks:
+    from ui.api import build_api
     from ui.photo import build_photo_tab
 
     with gr.Blocks(title="Face & hand segmentation", delete_cache=(1800, 3600)) as demo:
+        build_api()  # hidden: the MCP tool segment_photo (JSON); first, so that Gradio gives it that name
         gr.Markdown(DESCRIPTION)
         build_photo_tab()
         build_video_tab()

@@ -14,6 +14,9 @@ BACKEND_WORDS = {
 TOKEN_TIP = "For Segment Anything 2 masks, paste a Replicate token in Settings."
 CLICK_TIP = "Missed one? Click it on the photo. To remove a mask, click its label."
 NONE_TIP = "Click the photo where a face or hand is to look again there."
+# A caller without the page (gradio_client, MCP) has no Settings to open and no photo to click.
+API_TOKEN_TIP = "For Segment Anything 2 masks, pass replicate_token (a Replicate API token)."
+PAGE_TIPS = {TOKEN_TIP: API_TOKEN_TIP, CLICK_TIP: "", NONE_TIP: ""}
 
 
 def owner_notes(result, visitor_token: bool = False) -> list:
@@ -45,3 +48,14 @@ def visitor_status(result, visitor_token: bool = False, did: str = "") -> str:
     tips.append(CLICK_TIP if result.instances else NONE_TIP)
     lines.append(" ".join(tips))
     return "\n\n".join(lines)
+
+
+def caller_status(status: str) -> str:
+    """`visitor_status`'s text for a caller without the page (gradio_client, MCP): the advice to click the photo
+    is left out, and the one to paste a token in Settings becomes "pass replicate_token"."""
+    paragraphs = status.split("\n\n")
+    last = paragraphs[-1]
+    for tip, instead in PAGE_TIPS.items():
+        last = last.replace(tip, instead)
+    paragraphs[-1] = " ".join(last.split())
+    return "\n\n".join(p for p in paragraphs if p)

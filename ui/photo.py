@@ -29,7 +29,7 @@ from core.effects import STYLES, anonymise
 from core.export import safe_name, write_downloads
 from core.loading import MAX_SIDE
 from core.render import label_colour, preview
-from core.status import owner_notes, visitor_status
+from core.status import caller_status, owner_notes, visitor_status
 
 from .files import EXAMPLES_DIR, PHOTO_DOWNLOADS, PhotoInput
 from .sessions import IDLE, RecentSessions
@@ -79,16 +79,17 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
                   evt: gr.EventData = None):
     """Find every face and hand in a photo and cut each one out with its own mask.
 
+    Gradio reads each Args: entry from its first line only (the API page and the MCP schema), so each is one line.
+
     Args:
-        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB).
-        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks",
-            "replicate" or "sam2".
-        min_confidence: minimum detector confidence for a face or hand, 0.1 to 0.9.
-        max_hands: most hands to report, 1 to 12.
-        box_scale: how far around each face or hand the mask may reach, 1.0 to 2.5.
-        replicate_token: a Replicate API token, used for this request only; empty for none.
-        anonymise: "off", or hide "faces", "hands" or "all" of them in an extra image.
-        anonymise_style: "blur", "pixelate" or "fill".
+        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB): a file (gradio_client's handle_file), a public http(s) URL, or a data: URL (data:image/jpeg;base64,...).
+        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks" (offline masks from MediaPipe landmarks), "replicate" (Segment Anything 2 on Replicate, needs a token) or "sam2" (Segment Anything 2 on this Space, needs its weights).
+        min_confidence: the minimum detector confidence for a face or hand, from 0.1 to 0.9 (default 0.5).
+        max_hands: the most hands to report, from 1 to 12 (default 6).
+        box_scale: how far around each face or hand its mask may reach, from 1.0 to 2.5 times its box (default 1.5).
+        replicate_token: a Replicate API token for Segment Anything 2 masks, used for this request only; empty for none.
+        anonymise: "off" (default), or hide "faces", "hands" or "all" of them in an extra image.
+        anonymise_style: how to hide them: "blur" (default), "pixelate" or "fill".
 
     Returns:
         the photo with every mask drawn and labelled ("face-1", "hand-1 (left)", ...)
@@ -102,7 +103,17 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
     # session (they cannot click, and 8 of them used to push a visitor's edits out of the slots).
     page = request if evt is not None and evt.target is not None else None
     options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
-    return _new_session(image, options, anonymise, anonymise_style, page, progress)
+    outputs = _new_session(image, options, anonymise, anonymise_style, page, progress)
+    if page is not None:
+        return outputs
+    shown, status, files, details, cutouts, hidden = outputs
+    return shown, caller_status(status), files, details, cutouts, hidden  # no "click the photo", no "Settings"
+
+
+# `/segment` (six outputs) is for the page and gradio_client, not an MCP tool: Gradio would give an agent its outputs
+# as six Python reprs. gradio.mcp lists a function as a tool only without `_mcp_type` (or with "tool"), as its own
+# gr.mcp.resource/prompt decorators set it; the tool `segment_photo` is ui/api.py's, answering in JSON.
+segment_photo._mcp_type = "api_only"
 
 
 def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,

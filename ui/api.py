@@ -1,0 +1,150 @@
+"""The photo segmentation as an MCP tool: one JSON answer an agent can read, with URLs for the files.
+
+Gradio makes every public API endpoint an MCP tool named after its Python function, and gives the tool's answer
+as one text item per output: the Segment button's `/segment` endpoint (six outputs, for the page and
+gradio_client) would answer an agent with six Python reprs (dicts and lists, not JSON). So `/segment` is no tool
+(ui/photo.py marks its function), and the tool `segment_photo` is this module's endpoint `/segment_json`: the same inputs, the same
+work (`ui.photo.segment_photo`, as an API call: no session, no advice about the page), one Textbox output holding
+JSON. Its files are put in Gradio's cache (as the page's downloads are) and named by absolute URL.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import gradio as gr
+from gradio import route_utils
+from gradio_client.utils import is_http_url_like
+
+from core import backends
+from core.effects import STYLES
+from core.export import safe_name
+
+from . import photo
+from .files import PhotoInput
+
+log = logging.getLogger("app")
+_answer: gr.Textbox | None = None  # the endpoint's output, whose cache the answer's files go to
+# The download names (after "<photo stem>_") and their keys in the answer's "files".
+FILE_KEYS = {"annotated.png": "annotated_png", "masks.zip": "masks_zip", "result.json": "result_json",
+             "coco.json": "coco_json", "anonymised.png": "anonymised_png"}
+
+
+class PhotoByUrl(PhotoInput):
+    """PhotoInput for callers that pass the photo by URL. Gradio fetches an http(s) URL itself, before the function
+    runs, and refuses private and local addresses (rightly); it then printed a full traceback in the server log for
+    each refused URL and told the caller only "Hostname 127.0.0.1 failed validation". Here a URL it refuses or
+    cannot fetch is one line in the log and one sentence for the caller."""
+
+    is_template = True
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        try:
+            return await super().async_move_resource_to_block_cache(url_or_file_path)
+        except Exception as exc:
+            if isinstance(exc, gr.Error) or not is_http_url_like(str(url_or_file_path)):
+                raise
+            host = urlsplit(str(url_or_file_path)).hostname or "?"
+            log.info("refused photo URL (host %s): %s", host, " ".join(str(exc).split()))
+            raise gr.Error(url_refused(host, exc), print_exception=False) from None
+
+
+def url_refused(host: str, exc: Exception) -> str:
+    """One sentence for a caller whose photo URL was refused or could not be fetched."""
+    if "failed validation" in str(exc):
+        return (f"The photo's URL was refused because {host} is a private or local address; pass a public http(s) "
+                f"URL or a data: URL (data:image/jpeg;base64,...).")
+    return (f"The photo could not be downloaded from {host}; pass a public http(s) URL that serves the image, or a "
+            f"data: URL (data:image/jpeg;base64,...).")
+
+
+def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
+                  anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress()):
+    """Find every face and hand in a photo and cut each one out with its own mask; the answer is JSON.
+
+    Gradio reads each Args: entry from its first line only (the MCP schema), so each is one line.
+
+    Args:
+        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB) as a public http(s) URL or a data: URL (data:image/jpeg;base64,...); private and local addresses are refused.
+        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks" (offline masks from MediaPipe landmarks), "replicate" (Segment Anything 2 on Replicate, needs a token) or "sam2" (Segment Anything 2 on this Space, needs its weights).
+        min_confidence: the minimum detector confidence for a face or hand, from 0.1 to 0.9 (default 0.5).
+        max_hands: the most hands to report, from 1 to 12 (default 6).
+        box_scale: how far around each face or hand its mask may reach, from 1.0 to 2.5 times its box (default 1.5).
+        replicate_token: a Replicate API token for Segment Anything 2 masks, used for this request only; empty for none.
+        anonymise: "off" (default), or hide "faces", "hands" or "all" of them in an extra image.
+        anonymise_style: how to hide them: "blur" (default), "pixelate" or "fill".
+
+    Returns:
+        JSON text: "status" (what was found, in words), "faces" and "hands" (counts), "width", "height", "backend", "instances" (per face or hand: label, kind, box [x0, y0, x1, y1], score, handedness, area, mask_url of its 0/255 PNG, cutout_url of its transparent PNG), "files" (annotated_png, masks_zip, result_json, coco_json and anonymised_png when asked for: URLs), "messages" and "timings_ms"
+    """
+    _, status, files, details, cutouts, _ = photo.segment_photo(
+        image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise, anonymise_style,
+        request=request, progress=progress)  # no event: an API call, no session
+    root = _root_url(request)
+
+    def url(path) -> str:
+        return _url(path, root)
+
+    folder = Path(files[0]).parent if files else None
+    instances = []
+    for inst in details["instances"]:
+        mask = folder / "masks" / f"{safe_name(inst['label'])}.png" if folder else None
+        cutout = folder / "cutouts" / f"{safe_name(inst['label'])}.png" if folder else None
+        instances.append(dict(inst, mask_url=url(mask) if mask and mask.exists() else None,
+                              cutout_url=url(cutout) if cutout and cutout.exists() else None))
+    named = {}
+    for path in files:
+        key = next((k for end, k in FILE_KEYS.items() if path.endswith("_" + end)), Path(path).name)
+        named[key] = url(path)
+    kinds = [inst["kind"] for inst in instances]
+    answer = {
+        "status": status.replace("**", ""),  # the page's Markdown status, plain
+        "faces": kinds.count("face"), "hands": kinds.count("hand"),
+        "width": details["width"], "height": details["height"], "backend": details["backend"],
+        "source": details.get("source"),
+        "instances": instances,
+        "files": named,
+        "messages": details["messages"],
+        "timings_ms": details["timings_ms"],
+    }
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def _root_url(request) -> str:
+    """The app's public root URL as the caller reached it (behind a proxy too), without a trailing slash."""
+    raw = getattr(request, "request", None)
+    if raw is None:
+        return ""
+    try:
+        return route_utils.get_root_url(request=raw, route_path=route_utils.get_api_call_path(request=raw),
+                                        root_path=None)
+    except Exception:  # no usable request (a direct Python call): relative URLs
+        return ""
+
+
+def _url(path, root: str) -> str:
+    """`path` copied into Gradio's cache (served at /gradio_api/file=..., emptied by delete_cache like the page's
+    downloads) and its URL."""
+    cached = _answer.move_resource_to_block_cache(str(path)) if _answer is not None else str(path)
+    return f"{root}/gradio_api/file={quote(str(cached))}"
+
+
+def build_api() -> None:
+    """The MCP tool's endpoint, `/segment_json`, on hidden components (call it inside the Blocks, before the photo
+    tab: Gradio names tools in the order of their endpoints, and the tool is to be `segment_photo`, not
+    `segment_photo_1`)."""
+    global _answer
+    with gr.Column(visible=False):
+        inputs = [PhotoByUrl(type="filepath", label="Photo"),
+                  gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend"),
+                  gr.Number(0.5, label="Minimum detection confidence", minimum=0.1, maximum=0.9),
+                  gr.Number(6, label="Maximum hands", minimum=1, maximum=12, precision=0),
+                  gr.Number(1.5, label="Box expansion scale", minimum=1.0, maximum=2.5),
+                  gr.Textbox("", label="Replicate API token"),
+                  gr.Dropdown(photo.ANONYMISE, value="off", label="Hide"),
+                  gr.Dropdown(list(STYLES), value="blur", label="Style")]
+        _answer = gr.Textbox(label="JSON answer")
+        run = gr.Button("Segment (API)")
+    run.click(segment_photo, inputs, _answer, api_name="segment_json", show_progress="hidden")
