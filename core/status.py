@@ -12,7 +12,8 @@ BACKEND_WORDS = {
     "sam2": "Segment Anything 2 masks (on this Space)",
 }
 TOKEN_TIP = "For Segment Anything 2 masks, paste a Replicate token in Settings."
-CLICK_TIP = "Missed one? Click it on the photo. To remove a mask, click its label."
+CLICK_TIP = ("Missed one, or part of one? Click it on the photo (“Click cuts” takes a part off). To remove a mask, "
+             "click its label.")
 NONE_TIP = "Click the photo where a face or hand is to look again there."
 # A caller without the page (gradio_client, MCP) has no Settings to open and no photo to click.
 API_TOKEN_TIP = "For Segment Anything 2 masks, pass replicate_token (a Replicate API token)."
@@ -30,9 +31,10 @@ def owner_notes(result, visitor_token: bool = False) -> list:
     return notes
 
 
-def visitor_status(result, visitor_token: bool = False, did: str = "") -> str:
+def visitor_status(result, visitor_token: bool = False, did: str = "", token_tip: bool = True) -> str:
     """Markdown for the status line: the count in bold, the kind of masks and time, `did` (what the visitor's
-    last action did, e.g. "Your click added hand-3."), notes about this photo, and the next step."""
+    last action did, e.g. "Your click added hand-3."), notes about this photo, and the next step. `token_tip`:
+    whether to say where a Replicate token goes (a visitor is told once, not on every result)."""
     owner = set(owner_notes(result, visitor_token))
     how = BACKEND_WORDS.get(result.backend, f"Masks from {result.backend}")
     ms = result.timings.get("total", 0)
@@ -43,7 +45,7 @@ def visitor_status(result, visitor_token: bool = False, did: str = "") -> str:
         lines.append(did)
     lines += [f"- {m}" for m in result.messages if m not in owner]
     tips = []
-    if result.backend == "landmarks" and "replicate" in result.skipped and not visitor_token:
+    if token_tip and result.backend == "landmarks" and "replicate" in result.skipped and not visitor_token:
         tips.append(TOKEN_TIP)
     tips.append(CLICK_TIP if result.instances else NONE_TIP)
     lines.append(" ".join(tips))

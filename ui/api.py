@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import gradio as gr
 from gradio import route_utils
-from gradio_client.utils import is_http_url_like
 
 from core import backends
 from core.effects import STYLES
@@ -30,34 +29,6 @@ _answer: gr.Textbox | None = None  # the endpoint's output, whose cache the answ
 # The download names (after "<photo stem>_") and their keys in the answer's "files".
 FILE_KEYS = {"annotated.png": "annotated_png", "masks.zip": "masks_zip", "result.json": "result_json",
              "coco.json": "coco_json", "anonymised.png": "anonymised_png"}
-
-
-class PhotoByUrl(PhotoInput):
-    """PhotoInput for callers that pass the photo by URL. Gradio fetches an http(s) URL itself, before the function
-    runs, and refuses private and local addresses (rightly); it then printed a full traceback in the server log for
-    each refused URL and told the caller only "Hostname 127.0.0.1 failed validation". Here a URL it refuses or
-    cannot fetch is one line in the log and one sentence for the caller."""
-
-    is_template = True
-
-    async def async_move_resource_to_block_cache(self, url_or_file_path):
-        try:
-            return await super().async_move_resource_to_block_cache(url_or_file_path)
-        except Exception as exc:
-            if isinstance(exc, gr.Error) or not is_http_url_like(str(url_or_file_path)):
-                raise
-            host = urlsplit(str(url_or_file_path)).hostname or "?"
-            log.info("refused photo URL (host %s): %s", host, " ".join(str(exc).split()))
-            raise gr.Error(url_refused(host, exc), print_exception=False) from None
-
-
-def url_refused(host: str, exc: Exception) -> str:
-    """One sentence for a caller whose photo URL was refused or could not be fetched."""
-    if "failed validation" in str(exc):
-        return (f"The photo's URL was refused because {host} is a private or local address; pass a public http(s) "
-                f"URL or a data: URL (data:image/jpeg;base64,...).")
-    return (f"The photo could not be downloaded from {host}; pass a public http(s) URL that serves the image, or a "
-            f"data: URL (data:image/jpeg;base64,...).")
 
 
 def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
@@ -137,7 +108,7 @@ def build_api() -> None:
     `segment_photo_1`)."""
     global _answer
     with gr.Column(visible=False):
-        inputs = [PhotoByUrl(type="filepath", label="Photo"),
+        inputs = [PhotoInput(type="filepath", label="Photo"),
                   gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend"),
                   gr.Number(0.5, label="Minimum detection confidence", minimum=0.1, maximum=0.9),
                   gr.Number(6, label="Maximum hands", minimum=1, maximum=12, precision=0),

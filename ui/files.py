@@ -10,9 +10,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import logging
+from urllib.parse import urlsplit
+
 import gradio as gr
 from gradio import processing_utils
+from gradio_client.utils import is_http_url_like
 
+log = logging.getLogger("app")
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 OUT_ROOT = Path(tempfile.gettempdir()) / "face-hand-segmentation"
 # Each request writes its downloads into a folder of its own; Gradio copies them into its own cache (emptied by
@@ -96,12 +101,35 @@ processing_utils.save_pil_to_cache = save_pil_to_cache_atomically  # used by Ann
 
 class PhotoInput(gr.Image):
     """gr.Image that hands an undecodable upload to core's loader, which explains what is wrong in one
-    sentence (Gradio's own decoder would fail first with a generic error). Same frontend as gr.Image."""
+    sentence (Gradio's own decoder would fail first with a generic error). Same frontend as gr.Image.
+
+    Gradio fetches a photo given by http(s) URL itself, before the function runs, and refuses private and local
+    addresses (rightly); it printed a full traceback in the server log for each refused URL and told the caller
+    only "Hostname 127.0.0.1 failed validation". Here such a URL is one line in the log and one sentence."""
 
     is_template = True
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        try:
+            return await super().async_move_resource_to_block_cache(url_or_file_path)
+        except Exception as exc:
+            if isinstance(exc, gr.Error) or not is_http_url_like(str(url_or_file_path)):
+                raise
+            host = urlsplit(str(url_or_file_path)).hostname or "?"
+            log.info("refused photo URL (host %s): %s", host, " ".join(str(exc).split()))
+            raise gr.Error(url_refused(host, exc), print_exception=False) from None
 
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)
         except Exception:
             return str(payload.path) if payload is not None and payload.path else None
+
+
+def url_refused(host: str, exc: Exception) -> str:
+    """One sentence for a caller whose photo URL was refused or could not be fetched."""
+    if "failed validation" in str(exc):
+        return (f"The photo's URL was refused because {host} is a private or local address; pass a public http(s) "
+                f"URL or a data: URL (data:image/jpeg;base64,...).")
+    return (f"The photo could not be downloaded from {host}; pass a public http(s) URL that serves the image, or a "
+            f"data: URL (data:image/jpeg;base64,...).")

@@ -14,6 +14,7 @@ of the few slots; a visitor whose session went anyway (idle, or a busy Space) is
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 from pathlib import Path
@@ -316,9 +317,27 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
     cutouts = [(str(folder / "cutouts" / f"{safe_name(inst.label)}.png"), inst.label) for inst in result.instances]
     cutouts = [(path, label) for path, label in cutouts if Path(path).exists()]
-    status = visitor_status(result, visitor_token=visitor_token, did=did)
+    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=_first_told(request))
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
     return shown, status, files, details, cutouts, hidden
+
+
+_TOLD: "collections.OrderedDict[str, None]" = collections.OrderedDict()  # visitors told where a token goes
+_TOLD_MAX = 4096
+
+
+def _first_told(request) -> bool:
+    """True the first time a page visitor gets a result (the token tip is said once, not on every result); always
+    True for a caller without a session."""
+    key = getattr(request, "session_hash", None)
+    if key is None:
+        return True
+    if key in _TOLD:
+        return False
+    _TOLD[key] = None
+    while len(_TOLD) > _TOLD_MAX:
+        _TOLD.popitem(last=False)
+    return True
 
 
 def _lost(request, image, then: str) -> str:
