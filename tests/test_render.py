@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -9,14 +10,18 @@ import pytest
 from PIL import Image
 
 from core import segment
-from core.render import (GRADIO_MASK_OPACITY, LABEL_TEXT_SHARE, OUTLINE_SHARE, PREVIEW_FILL, annotate, fit,
-                         label_colour, label_tags, preview, text_colour)
+from core.render import (GRADIO_MASK_OPACITY, LABEL_TEXT_SHARE, LEADER_GAP, OUTLINE_SHARE, PALETTE, PREVIEW_FILL,
+                         annotate, fit, label_colour, label_tags, preview, text_colour)
 
-from .conftest import EXAMPLES_DIR
+from .conftest import EXAMPLES_DIR, PHOTOS, box_data_path
 
 CARD = EXAMPLES_DIR / "01_card_thrower_gesturing_pxhere.jpg"  # 800 x 465: one face, both hands
 PORTRAIT = EXAMPLES_DIR / "02_woman_hand_at_neck_publicdomainpictures.jpg"  # 1067 x 1600: face and hand
 PREVIEW_PIXELS = 1_000_000  # app.py's: the portrait is shown downscaled, the card photo at its own size
+# Real photos for the label layout: the examples, the test photos, and a street crowd with 15 faces (a CC0 photo of
+# Kaggle's "Face Mask Detection", read from ../shared/data_boxes; skipped when absent).
+LAYOUT_PHOTOS = sorted(p.name for p in EXAMPLES_DIR.glob("*.jpg")) + sorted(
+    p.name for p in PHOTOS.iterdir() if p.suffix in (".jpg", ".png")) + ["facemask_kaggle/images/maksssksksss656.jpg"]
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +169,87 @@ def test_annotate_draws_every_label_tag_above_all_fills(which, request):
         off_line = np.linalg.norm(px - (c + k[:, None] * (t - c)), axis=1)
         assert off_line.max() <= 8, (tag.text, off_line.max())
         assert (np.abs(px - c).max(axis=1) == 0).mean() > 0.4, tag.text  # mostly the bare tag colour
+
+
+@functools.lru_cache(maxsize=None)
+def layout_photo(name: str):
+    path = EXAMPLES_DIR / name if (EXAMPLES_DIR / name).exists() else PHOTOS / name
+    return segment(path if path.exists() else box_data_path(name))
+
+
+def rect_overlap(a, b) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+@pytest.mark.parametrize("name", LAYOUT_PHOTOS)
+def test_label_tags_never_cover_their_own_mask_nor_another_tag(name):
+    """On the downloadable photo and on the preview: no tag covers a pixel of the mask it names (a hand's fingers)
+    or another tag, every tag lies on the picture, and a tag away from its mask has a leader line to it."""
+    result = layout_photo(name)
+    assert result.instances, name
+    shown, shown_instances = fit(result.image, result.instances, PREVIEW_PIXELS)
+    for img, instances in ((result.image, result.instances), (shown, shown_instances)):
+        h, w = img.shape[:2]
+        tags = label_tags(img.shape, instances)
+        assert [t.text for t in tags] == [inst.label for inst in instances]
+        for k, (tag, inst) in enumerate(zip(tags, instances)):
+            x0, y0, x1, y1 = tag.rect
+            assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h, tag
+            assert not inst.mask[y0:y1, x0:x1].any(), (name, tag.text, "covers its own mask")
+            for other in tags[k + 1:]:
+                assert rect_overlap(tag.rect, other.rect) == 0, (name, tag.text, other.text)
+            ys, xs = np.nonzero(inst.mask)
+            gap = np.sqrt(np.min(np.maximum(np.maximum(x0 - xs, xs - (x1 - 1)), 0) ** 2
+                                 + np.maximum(np.maximum(y0 - ys, ys - (y1 - 1)), 0) ** 2))
+            tag_h = y1 - y0
+            if tag.leader is None:
+                assert gap <= LEADER_GAP * tag_h + 0.5, (name, tag.text, gap)
+            else:
+                (ax, ay), (bx, by) = tag.leader
+                assert x0 <= ax < x1 and y0 <= ay < y1 and inst.mask[by, bx], (name, tag.text, tag.leader)
+                assert np.hypot(ax - bx, ay - by) <= gap + 2 * tag_h, (name, tag.text, "leader too long")
+
+
+@pytest.mark.parametrize("name", LAYOUT_PHOTOS)
+def test_every_label_in_a_photo_has_its_own_colour(name):
+    result = layout_photo(name)
+    colours = [label_colour(inst.label) for inst in result.instances]
+    assert len(set(colours)) == len(colours), [inst.label for inst in result.instances]
+    tags = label_tags(result.image.shape, result.instances)
+    assert [t.colour for t in tags] == [tuple(c) for c in colours]
+
+
+def test_label_colour_gives_64_distinct_colours():
+    """Every label one photo can hold (core.options: up to 40 faces and 24 hands) has a colour of its own, fixed by
+    the label text (a hand's side does not change it); the first faces and hands keep their Okabe-Ito colours; text
+    on every colour is readable."""
+    labels = [f"face-{n}" for n in range(1, 41)] + [f"hand-{n}" for n in range(1, 25)]
+    colours = np.array([label_colour(lab) for lab in labels], float)
+    d = np.linalg.norm(colours[:, None] - colours[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    assert d.min() >= 30, d.min()  # Euclidean RGB; the palette's closest pair is 33 apart
+    for n in range(1, 25):
+        assert label_colour(f"hand-{n} (left)") == label_colour(f"hand-{n} (right)") == label_colour(f"hand-{n}")
+    assert [label_colour(f"face-{n}") for n in (1, 2, 3)] == [(230, 159, 0), (86, 180, 233), (0, 158, 115)]
+    assert [label_colour(f"hand-{n}") for n in (1, 2, 3)] == [(240, 228, 66), (0, 114, 178), (213, 94, 0)]
+
+    def luminance(c):
+        lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in np.asarray(c) / 255]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    for c in PALETTE:
+        lo, hi = sorted((luminance(c), luminance(text_colour(c))))
+        assert (hi + 0.05) / (lo + 0.05) >= 4.5, c  # WCAG AA for text
+
+
+def test_a_mask_over_the_whole_picture_still_gets_its_tag_on_the_picture(card):
+    """No spot is free of a mask that covers the picture: its tag takes a spot anyway, covers no other tag, and the
+    other instances' tags still keep off their own masks."""
+    instances = with_backdrop(card.instances, card.image.shape)
+    tags = label_tags(card.image.shape, instances)
+    for k, (tag, inst) in enumerate(zip(tags, instances)):
+        x0, y0, x1, y1 = tag.rect
+        assert 0 <= x0 < x1 <= card.image.shape[1] and 0 <= y0 < y1 <= card.image.shape[0]
+        assert all(rect_overlap(tag.rect, other.rect) == 0 for other in tags[k + 1:])
+        if k:
+            assert not inst.mask[y0:y1, x0:x1].any(), tag.text
