@@ -165,10 +165,12 @@ def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path
         if size == "desktop":  # a real miss: Collins's clasped hands in the Apollo 11 photo, found by a click
             page.locator("button:has(img[src*='04_apollo11'])").click()
             page.get_by_role("button", name="face-3", exact=True).wait_for(timeout=60_000)
-            assert len([c for c in _chips(page) if c.startswith("hand-")]) == 4
+            before = _chips(page)
+            assert len([c for c in before if c.startswith("hand-")]) == 4
             _click_at_pixel(page, page.locator("#photo img").first, 280, 285)
-            page.get_by_text("added hand-3 (left)").wait_for(timeout=60_000)
-            assert len([c for c in _chips(page) if c.startswith("hand-")]) == 5
+            page.get_by_text("added hand-5 (left)").wait_for(timeout=60_000)  # the next free number
+            after = _chips(page)
+            assert after[:len(before)] == before and len(after) == len(before) + 1, (before, after)  # nobody renumbered
             example.click()
             _wait_for_chips(page, chips)
 
@@ -181,5 +183,109 @@ def test_a_visitor_clicks_an_example_fixes_and_downloads(browser, size, tmp_path
         if size == "desktop" and os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # refresh the README's picture on purpose
             page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
         assert outside == []  # the page asked for nothing outside the app
+    finally:
+        ctx.close()
+
+
+WOMAN = "02_woman_hand_at_neck_publicdomainpictures.jpg"
+
+
+def _download_zip(page, tmp_path, name: str) -> zipfile.ZipFile:
+    link = page.locator("a[download$='_masks.zip']")
+    link.wait_for(timeout=30_000)
+    with page.expect_download(timeout=30_000) as info:
+        link.click()
+    saved = tmp_path / name
+    info.value.save_as(saved)
+    return zipfile.ZipFile(saved)
+
+
+def _masks(z: zipfile.ZipFile) -> dict:
+    doc = json.loads(z.read("result.json"))
+    out = {}
+    for inst in doc["instances"]:
+        from core.export import safe_name
+
+        with z.open(f"masks/{safe_name(inst['label'])}.png") as fh:
+            out[inst["label"]] = (np.asarray(Image.open(fh)) > 127, inst)
+    return out
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_cut_and_a_completing_click_tags_outside_masks_and_the_phone_layout(browser, size, tmp_path):
+    """Item by item: every output reachable without an overflow menu, download names whole, cut-outs not clipped;
+    the downloaded masks' label tags lie outside their masks, each label its own colour; in "Click cuts" a click on
+    a finger takes it off the hand (its skeleton coverage falls), and in "Click adds" a click there completes the
+    hand again (coverage rises back), with every label unchanged."""
+    import core
+    from core.masks.skeleton import skeleton_coverage
+    from core.render import label_colour, label_tags
+    from core.types import Instance
+
+    ctx, page, outside = _page(browser, size)
+    try:
+        example = page.locator(f"button:has(img[src*='{WOMAN}'])")
+        example.wait_for(timeout=60_000)
+        assert example.bounding_box()["y"] + example.bounding_box()["height"] <= page.viewport_size["height"]
+        example.click()
+        page.get_by_role("button", name="face-1", exact=True).wait_for(timeout=60_000)
+        chips = _chips(page)
+
+        # Every output is on the page, none behind a "..." menu.
+        for name in ("Downloads", "Cut-outs", "Anonymise", "JSON"):
+            header = page.get_by_role("button", name=name, exact=False).first
+            header.scroll_into_view_if_needed()
+            assert header.is_visible(), name
+        assert not any(m.is_visible() for m in page.locator(".overflow-menu, .overflow-dropdown").all())
+        # Download names are whole (wrapped, not cut with an ellipsis); cut-outs lie inside their gallery.
+        for stem in page.locator("#downloads .filename .stem").all():
+            assert stem.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), stem.inner_text()
+        gallery = page.locator("#cutouts").bounding_box()
+        for thumb in page.locator("#cutouts img").all():
+            b = thumb.bounding_box()
+            assert b["x"] >= gallery["x"] - 1 and b["x"] + b["width"] <= gallery["x"] + gallery["width"] + 1
+
+        # The label tags of the served result lie outside their masks and each label has its own colour.
+        with _download_zip(page, tmp_path, "auto.zip") as z:
+            auto = _masks(z)
+        shape = next(iter(auto.values()))[0].shape
+        instances = [Instance(kind=i["kind"], label=label, box=tuple(i["box"]), score=i["score"], mask=m,
+                              landmarks=np.zeros((0, 2)), landmark_kind="", handedness=i["handedness"],
+                              backend=i["backend"], source=i["detector"]) for label, (m, i) in auto.items()]
+        for tag, inst in zip(label_tags(shape, instances), instances):
+            x0, y0, x1, y1 = tag.rect
+            assert not inst.mask[y0:y1, x0:x1].any(), tag.text
+        assert len({label_colour(label) for label in auto}) == len(auto)
+
+        # Cut a finger off, then complete the hand again with a click on the same place.
+        hand = core.segment(str(REPO / "examples" / WOMAN), draw=False).hands[0]
+        x, y = (hand.landmarks[7] + hand.landmarks[8]) / 2  # the index finger's last bone
+        full = skeleton_coverage(auto[hand.label][0], hand.landmarks)
+        photo = page.locator("#photo img").first
+        status = page.locator("#status")
+        page.get_by_test_id("Click cuts-radio-label").click()
+        _click_at_pixel(page, photo, x, y)
+        page.get_by_text(f"pixels from {hand.label}").wait_for(timeout=60_000)
+        with _download_zip(page, tmp_path, "cut.zip") as z:
+            cut = _masks(z)
+        assert list(cut) == list(auto) and _chips(page) == chips
+        after_cut = skeleton_coverage(cut[hand.label][0], hand.landmarks)
+        assert after_cut < full, (after_cut, full)
+
+        page.get_by_test_id("Click adds-radio-label").click()
+        _click_at_pixel(page, photo, x, y)
+        page.get_by_text(f"pixels to {hand.label}").wait_for(timeout=60_000)
+        assert "Your click at" in status.inner_text()
+        with _download_zip(page, tmp_path, "added.zip") as z:
+            added = _masks(z)
+        assert list(added) == list(auto) and _chips(page) == chips
+        completed = skeleton_coverage(added[hand.label][0], hand.landmarks)
+        assert completed > after_cut, (completed, after_cut)
+
+        page.evaluate("window.scrollTo(0, 0)")
+        w, h = page.viewport_size["width"], page.viewport_size["height"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"browser-clicks-{w}x{h}.png"), full_page=True)
+        assert outside == []
     finally:
         ctx.close()

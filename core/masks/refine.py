@@ -63,8 +63,8 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     gc[grown > 0] = cv2.GC_PR_BGD
     gc[small_prior] = cv2.GC_PR_FGD
     gc[core > 0] = cv2.GC_FGD
-    if maybe is not None:
-        gc[_shrink(maybe[y0:y1, x0:x1], (sw, sh)) & (gc != cv2.GC_FGD)] = cv2.GC_PR_FGD
+    if maybe is not None:  # the mask may grow there, if the colours say so
+        gc[_shrink(maybe[y0:y1, x0:x1], (sw, sh)) & (gc == cv2.GC_BGD)] = cv2.GC_PR_BGD
     if background is not None:
         gc[_shrink(background[y0:y1, x0:x1], (sw, sh))] = cv2.GC_BGD
     if sure is not None:
