@@ -1,6 +1,7 @@
 """Video benchmark: speed against raw MediaPipe, label stability, peak memory against clip length, webcam round trip.
 
     python -m bench.video [--frames 90] [--rounds 3] [--no-webcam] [--no-rss]
+    python -m bench.video --space [--rounds 3]   # the Space's example clip: library, process_video, the app
 
 Clips are 640x360 pans across still photos (bench/clips.py). Rows:
 - raw detection: BlazeFace full range + Hands in video (tracking) mode per frame, nothing else: the floor any
@@ -258,6 +259,41 @@ def browser_webcam_fps(seconds: float = 8.0) -> dict | None:
     return {"frames": frames, "fps": frames / seconds}
 
 
+def space_example(rounds: int = 3) -> list:
+    """The Space's example clip, three ways, `rounds` times each, interleaved (wall seconds): `segment_video`
+    alone (no files), `process_video` (decode child, segment, H.264 encode, COCO and result JSON, as the Video tab
+    calls it), and `/segment_video` through `python app.py` with gradio_client (upload, queue, the handler, the
+    download of the annotated video). Returns [(row, [seconds per round])]."""
+    import tempfile
+
+    import gradio_client
+
+    from core import segment_video
+    from core.video_batch import process_video
+    from tests.live_server import serve_app
+
+    clip = str(Path(__file__).resolve().parents[1] / "examples" / "asl_walk_intel.mp4")
+    times = {"segment_video": [], "process_video": [], "app": []}
+    with serve_app() as (url, _proc, _log):
+        client = gradio_client.Client(url, verbose=False)
+        for _ in range(rounds):
+            t = time.perf_counter()
+            for _r in segment_video(clip):
+                pass
+            times["segment_video"].append(time.perf_counter() - t)
+            with tempfile.TemporaryDirectory() as out:
+                t = time.perf_counter()
+                process_video(clip, out + "/clip", progress=False, max_fps=30)
+                times["process_video"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            client.predict(gradio_client.handle_file(clip), "off", 0.5, 6, api_name="/segment_video")
+            times["app"].append(time.perf_counter() - t)
+    names = {"segment_video": "`segment_video` (frames only: decode, detect, track, masks, drawing)",
+             "process_video": "`process_video` (+ decode child, H.264 encode, COCO/result JSON)",
+             "app": "`/segment_video` through `python app.py` (+ upload, queue, download), gradio_client"}
+    return [(names[k], v) for k, v in times.items()]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=90)
@@ -265,9 +301,17 @@ def main(argv=None):
     ap.add_argument("--no-webcam", action="store_true")
     ap.add_argument("--no-rss", action="store_true")
     ap.add_argument("--rss-run", help=argparse.SUPPRESS)
+    ap.add_argument("--space", action="store_true", help="only the example clip: library, process_video, the app")
     args = ap.parse_args(argv)
     if args.rss_run:
         return rss_run(args.rss_run)
+    if args.space:
+        print(f"\nexamples/asl_walk_intel.mp4 (89 frames, 640x480), {args.rounds} rounds, {os.cpu_count()} cores\n")
+        print("| path | median s | frames/s | all runs s |\n| --- | ---: | ---: | --- |")
+        for name, secs in space_example(args.rounds):
+            med = float(np.median(secs))
+            print(f"| {name} | {med:.2f} | {89 / med:.1f} | {', '.join(f'{x:.2f}' for x in secs)} |")
+        return None
 
     frames, parts = pan_clip_frames(args.frames)
     best = {}

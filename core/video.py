@@ -46,6 +46,22 @@ CUT_DIFFERENCE = 40.0  # mean grey-level change (0..255) of 32x18 thumbnails bet
 FACE_DETECT_EVERY = 5  # BlazeFace looks for new faces at least this often (frames) while faces are tracked
 MESH_SIDE = 256  # face crops are resized to this for FaceMesh (its landmark model looks at 192 px)
 DUPLICATE_IOU = 0.5  # two detections of one kind overlapping more than this in one frame are one instance
+# A detection that would start a track but lies mostly inside an instance already tracked in this frame (its box
+# over the smaller box's area, the share that ends a carried track there) is a second detection of that instance:
+# tracking mode reported the ASL example's left hand twice in frame 40, boxes at IoU 0.498 (under DUPLICATE_IOU),
+# one inside the other, and the second took a number of its own.
+INSIDE_TRACKED = 0.5
+# A hand must look like skin where the frame's own face shows that skin looks like skin under this light: the
+# median chrominance inside the hand's landmark outline lies in Chai and Ngan's skin range in YCrCb ("Face
+# segmentation using skin-color map in videophone applications", 1999: Cr 133..173, Cb 77..127), the range the
+# face's own outline also lies in. Tracking mode's palm detector took the ASL signer's orange sleeve at the elbow
+# for a hand (frames 16-27, Cr 171-174 / Cb 47-55; her face 140 / 117, her hands 142-150 / 107-116) and the
+# landmark model followed it for 8 frames as a third hand (and, once it was kept from starting a track, the left
+# hand's track, lost for two frames, jumped onto it). The signer's real hands, fingers spread over the sleeve,
+# stayed at Cb >= 107. No face, or a face out of the range (coloured light): no check. A gloved hand beside a bare
+# face is not tracked.
+SKIN_CR = (133, 173)
+SKIN_CB = (77, 127)
 # Faces in video follow the photo rule: a face BlazeFace reports away from every tracked face starts a track only if
 # CenterFace agrees on a crop at its scale (`centerface_agrees`, ~6 ms); a tracked face is not checked again. On
 # 30-frame pans over the 120 EgoHands frames, BlazeFace's tracked "faces" lay on a labelled hand in 628 frames before
@@ -309,11 +325,17 @@ class Tracker:
             n += 1
         return n
 
-    def update(self, detections: list, shape) -> list:
+    def update(self, detections: list, shape, frame: Optional[np.ndarray] = None) -> list:
+        """`frame` (RGB), when given, lets hands be checked for skin colour (`_skin_check`)."""
         self.lost = [(t, n + 1) for t, n in self.lost if n < REVIVE_FRAMES]
         out = []
         for kind in ("face", "hand"):
-            out += self._update_kind(kind, [d for d in detections if d.kind == kind], shape)
+            dets = [d for d in detections if d.kind == kind]
+            skin = _skin_check(frame, [d for d in out if d.source != "carried"]) \
+                if kind == "hand" and frame is not None else None
+            if skin is not None:
+                dets = [d for d in dets if skin(d)]
+            out += self._update_kind(kind, dets, shape)
         return out
 
     def _update_kind(self, kind: str, dets: list, shape) -> list:
@@ -342,6 +364,8 @@ class Tracker:
         # New instances, left to right, take the lowest numbers not in use (nor used by a track that ended).
         for di in sorted((i for i in range(len(dets)) if i not in used_d), key=lambda i: _centre(dets[i].landmarks)[0]):
             d = dets[di]
+            if any(_overlap(d.box, o.box) > INSIDE_TRACKED for o in out):
+                continue  # a second detection of an instance tracked in this frame
             t = self._revive(kind, d)
             if t is None:
                 t = Track(self._new_number(kind), kind, d)
@@ -387,6 +411,31 @@ class Tracker:
         self.retired[kind].discard(best.number)
         best.detection, best.missed, best.hits, best.velocity = d, 0, best.hits + 1, np.zeros(2)
         return best
+
+
+def _skin_check(frame: np.ndarray, faces: list):
+    """A test `ok(hand detection)`: skin-coloured (SKIN_CR, SKIN_CB), when a face
+    meshed in this frame is itself skin-coloured under this light; None (no check) otherwise."""
+    if not any(f.landmark_kind == "face_mesh" and _in_skin_range(_chroma(frame, f.landmarks)) for f in faces):
+        return None
+    return lambda d: _in_skin_range(_chroma(frame, d.landmarks))
+
+
+def _chroma(frame: np.ndarray, pts: np.ndarray):
+    """Median (Cr, Cb) of the frame's pixels inside the convex outline of `pts`, or None when it is empty."""
+    h, w = frame.shape[:2]
+    x0, y0 = (int(max(np.floor(v), 0)) for v in pts.min(axis=0))
+    x1, y1 = int(min(np.ceil(pts[:, 0].max()) + 1, w)), int(min(np.ceil(pts[:, 1].max()) + 1, h))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [cv2.convexHull(np.round(pts - (x0, y0)).astype(np.int32))], 1)
+    crcb = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1, :3]), cv2.COLOR_RGB2YCrCb)[:, :, 1:][mask > 0]
+    return None if not len(crcb) else np.median(crcb, axis=0)
+
+
+def _in_skin_range(chroma) -> bool:
+    return chroma is None or (SKIN_CR[0] <= chroma[0] <= SKIN_CR[1] and SKIN_CB[0] <= chroma[1] <= SKIN_CB[1])
 
 
 def _overlap(a, b) -> float:
@@ -473,7 +522,7 @@ class VideoSegmenter:
         dets = [Detection("face", box, score, pts, kind, "face_detection") for box, score, pts, kind in faces]
         dets += [Detection("hand", box, score, pts, "hand_21", "hands", side)
                  for box, score, pts, side in hands[:self.max_hands]]
-        return self.tracker.update(dets, rgb.shape)
+        return self.tracker.update(dets, rgb.shape, rgb)
 
     def _scene_cut(self, rgb: np.ndarray) -> bool:
         """True when this frame looks nothing like the last one (a cut in an edited clip): the mean difference of

@@ -100,6 +100,62 @@ def test_asl_clip_keeps_one_face_label():
     assert hands[-1][0] >= 0.7 * frames  # the signer's hands keep their labels through fast motion
 
 
+def test_the_example_signer_has_one_face_and_at_most_two_hand_tracks():
+    """The Space's example clip: one signer, so one face label and at most two hand labels. Tracking mode's palm
+    detector took her orange sleeve at the elbow for a hand (frames 16-27, hand-3) and reported her left hand twice
+    in frame 40 (the second copy took hand-3's number back): 3 hands for one signer."""
+    labels = set()
+    for r in segment_video(REPO / "examples" / "asl_walk_intel.mp4", draw=False, refine=False):
+        labels |= {(inst.kind, inst.track_id) for inst in r.instances}
+    assert sorted(n for k, n in labels if k == "face") == [1], labels
+    assert len([n for k, n in labels if k == "hand"]) <= 2, sorted(labels)
+
+
+def _frame_with_face_and_hands(hand_colour=(200, 140, 110)):
+    """A 480x640 RGB frame: a skin-coloured face (a meshed face detection) and two patches, one skin-coloured (a
+    hand) and one of `hand_colour`, with their 21-point detections."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[100:180, 280:340] = (200, 140, 110)
+    frame[300:360, 100:140] = (200, 140, 110)
+    frame[300:360, 450:490] = hand_colour
+
+    def pts(x0, y0, w, h, n):
+        return np.array([[x0 + dx, y0 + dy] for dx, dy in zip(np.linspace(2, w - 2, n), np.linspace(2, h - 2, n))]
+                        + [[x0 + 2, y0 + h - 2], [x0 + w - 2, y0 + 2]], float)
+
+    face = Detection("face", (280, 100, 340, 180), 0.9, pts(280, 100, 60, 80, 466), "face_mesh", "face_detection")
+    hands = [Detection("hand", (100, 300, 140, 360), 0.9, pts(100, 300, 40, 60, 19), "hand_21", "hands", "right"),
+             Detection("hand", (450, 300, 490, 360), 0.9, pts(450, 300, 40, 60, 19), "hand_21", "hands", "left")]
+    return frame, face, hands
+
+
+def test_a_hand_that_is_not_skin_coloured_beside_a_skin_coloured_face_is_not_tracked():
+    frame, face, hands = _frame_with_face_and_hands(hand_colour=(230, 120, 20))  # orange cloth, not skin
+    out = Tracker().update([face] + hands, frame.shape, frame)
+    assert sorted((d.kind, d.track_id) for d in out) == [("face", 1), ("hand", 1)]
+    assert Tracker().update([face] + hands, frame.shape) != out  # without the frame: no colour check
+    frame, face, hands = _frame_with_face_and_hands()  # both skin-coloured: both tracked
+    assert len(Tracker().update([face] + hands, frame.shape, frame)) == 3
+    frame, _, _ = _frame_with_face_and_hands(hand_colour=(230, 120, 20))
+    frame[..., 2] = 255  # a face out of the skin range (coloured light): no judgement on the hands
+    assert len(Tracker().update([face] + hands, frame.shape, frame)) == 3
+
+
+def test_a_second_detection_inside_a_tracked_hand_gets_no_number():
+    def hand(x0, y0, w, h, low=0.0):  # landmarks from the top corner down, the rest from `low` of the height
+        ys = np.r_[0, np.linspace(low * h, h, 20)]
+        pts = np.array([[x0 + dx, y0 + dy] for dx, dy in zip(np.linspace(0, w, 21), ys)])
+        return Detection("hand", (x0, y0, x0 + w, y0 + h), 0.9, pts, "hand_21", "hands", "left")
+
+    tr = Tracker()
+    for _ in range(3):
+        tr.update([hand(324, 260, 68, 48)], (480, 640))
+    # The ASL example's frame 40: the tracked hand and a larger copy around it (IoU 0.498), its landmarks lower down
+    # (centres 32 px apart, more than half the smaller hand's size).
+    out = tr.update([hand(324, 260, 68, 48), hand(310, 255, 83, 79, low=0.6)], (480, 640))
+    assert [d.track_id for d in out] == [1]
+
+
 def test_tracker_keeps_numbers_through_a_miss_and_gives_new_ones():
     def hand(x, side):
         pts = np.array([[x + dx, 100 + dy] for dx, dy in zip(np.linspace(0, 40, 21), np.linspace(0, 60, 21))])

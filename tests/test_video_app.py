@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -29,7 +30,8 @@ def test_video_tab_returns_h264_and_per_frame_coco(served):
     clip = REPO / "examples" / "asl_walk_intel.mp4"
     annotated, anonymised, status, files = client.predict(gradio_client.handle_file(str(clip)), "faces",
                                                           0.5, 6, api_name="/segment_video")
-    assert status.startswith("**89 frames, 1 face"), status
+    assert status.startswith("**89 frames, 1 face and 2 hands tracked**"), status
+    assert re.search(r"This Space: 89 frames in [\d.]+ s \([\d.]+ frames/s\)$", status), status
     for video in (annotated, anonymised):
         path = video["video"] if isinstance(video, dict) else video
         with av.open(path) as c:
@@ -45,9 +47,38 @@ def test_video_tab_refuses_a_bad_file_in_one_sentence(served, tmp_path):
     client = gradio_client.Client(url, verbose=False)
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video at all\n" * 10)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(Exception) as info:  # "no", the old word for "off", is still taken: the file is refused
         client.predict(gradio_client.handle_file(str(bad)), "no", 0.5, 6, api_name="/segment_video")
     assert "not a video we can read" in str(info.value)
+
+
+def test_video_api_names_every_output_and_uses_the_photo_words(served):
+    """Outputs are named after their labels (the status was `value_49`), and anonymise says "off" like the photo's."""
+    from ui.photo import ANONYMISE
+
+    url, _ = served
+    api = gradio_client.Client(url, verbose=False).view_api(return_format="dict", print_info=False)
+    endpoint = api["named_endpoints"]["/segment_video"]
+    assert [r["label"] for r in endpoint["returns"]] == ["Annotated video", "Anonymised video", "Status", "Downloads"]
+    assert "value_" not in json.dumps(endpoint)
+    anonymise = next(p for p in endpoint["parameters"] if p["parameter_name"] == "anonymise")
+    assert anonymise["type"]["enum"] == ANONYMISE and anonymise["parameter_default"] == "off"
+
+
+def test_run_video_mcp_description_is_whole(served):
+    """run_video's docstring is its MCP tool description: every argument with its choices, every output."""
+    import urllib.request
+
+    url, _ = served
+    with urllib.request.urlopen(url + "gradio_api/mcp/schema", timeout=30) as page:
+        tool = next(t for t in json.loads(page.read()) if t["name"] == "run_video")
+    props = tool["inputSchema"]["properties"]
+    assert set(props) == {"video", "anonymise", "min_confidence", "max_hands"}
+    assert "off, faces, hands or all" in props["anonymise"]["description"]
+    assert "0.1 to 0.9" in props["min_confidence"]["description"] and "1 to 12" in props["max_hands"]["description"]
+    assert props["video"]["description"].endswith("is thinned.")
+    for words in ("annotated H.264 video", "anonymised H.264 video", "frames per second", "result JSON"):
+        assert words in tool["description"], (words, tool["description"])
 
 
 def test_damaged_clips_do_not_stop_the_space(served, tmp_path):
@@ -60,13 +91,14 @@ def test_damaged_clips_do_not_stop_the_space(served, tmp_path):
     url, log = served
     client = gradio_client.Client(url, verbose=False)
     for seed in range(3):
-        job = client.submit(gradio_client.handle_file(str(damaged_copy(tmp_path, seed))), "no", 0.5, 6,
+        job = client.submit(gradio_client.handle_file(str(damaged_copy(tmp_path, seed))), "off", 0.5, 6,
                             api_name="/segment_video")
         try:
-            _annotated, _anonymised, status, _files = job.result(timeout=300)
+            _annotated, anonymised, status, _files = job.result(timeout=300)
         except TimeoutError:
             pytest.fail(f"the Space did not answer a damaged clip (seed {seed})")
         assert "broke off after frame" in status and "Error" not in status, status
+        assert anonymised is None  # none asked for: the API still gets a value for it
     with urllib.request.urlopen(url + "config", timeout=30) as page:
         assert page.status == 200
     assert "Traceback" not in open(log).read()

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import gradio as gr
 
 from .files import EXAMPLES_DIR, VIDEO_DOWNLOADS
+from .photo import ANONYMISE
 from .queue_guard import Limit, still_wanted
 
 log = logging.getLogger("app")
@@ -22,25 +24,39 @@ VIDEO_LIMIT = Limit(waiting=VIDEO_WAITING, per_visitor=1,
                          "minutes.",
                     again="Your earlier clip is still being processed; wait for it, or press Stop, then send this one.")
 VIDEO_EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.mp4"))]
+READY = "Upload a clip or pick the example. Offline backend (landmark masks)."
+RUNNING = "Segmenting every frame of the clip..."
+NOT_DONE = "Not done (the message says why). Upload a clip or pick the example."
 
 
-def run_video(video, anonymise="no", min_confidence=0.5, max_hands=6, progress=gr.Progress()):
+class AnonymiseChoice(gr.Radio):
+    """The anonymise choices, the photo tab's words ("off", "faces", "hands", "all"); "no", the video API's word
+    for "off" before both said the same, is still taken as "off" from API callers. Same frontend as gr.Radio."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return super().preprocess("off" if payload == "no" else payload)
+
+
+def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=gr.Progress()):
     """Find and mask every face and hand in every frame of a video clip, with labels that follow each one.
 
     Args:
-        video: the clip (MP4, MOV, WebM, MKV, AVI, ...; up to 60 s; faster than 30 fps is thinned to about 30).
-        anonymise: "no", or blur the "faces", "hands" or "all" of them in an extra video.
-        min_confidence: minimum detector confidence for a face or hand, 0.1 to 0.9.
-        max_hands: most hands per frame, 1 to 12.
+        video: The clip to segment: MP4, MOV, WebM, MKV or AVI of up to 60 s; a clip above 30 fps is thinned.
+        anonymise: Which instances to blur in an extra anonymised video: off, faces, hands or all.
+        min_confidence: The minimum detector confidence for a face or hand, from 0.1 to 0.9.
+        max_hands: The most hands to find in one frame, from 1 to 12.
 
     Returns:
-        the annotated H.264 video, every face and hand outlined and labelled ("face-1", "hand-2 (left)")
-        the anonymised video, when asked for
-        a status line saying what was found
-        downloads: the MP4s, COCO JSON with one image per frame, result JSON
+        the annotated H.264 video with every face and hand outlined and labelled (face-1, hand-2 left)
+        the anonymised H.264 video (none when anonymise is off)
+        a status line with the faces and hands tracked and the frames per second of this run in the Space
+        the downloads: annotated MP4, anonymised MP4 when made, COCO JSON with one image per frame, result JSON
     """
     from core.video_batch import process_video
 
+    started = time.perf_counter()
     if not video:
         raise gr.Error("Please upload a video first (or pick the example).", print_exception=False)
     what = anonymise if anonymise in ("faces", "hands", "all") else None
@@ -65,17 +81,41 @@ def run_video(video, anonymise="no", min_confidence=0.5, max_hands=6, progress=g
             log.info("video not done: %s", res["error"])
             raise gr.Error(res["error"], print_exception=False)
     anonymised = str(out / "anonymised.mp4") if what else None
-    status = "\n".join([f"**{res['headline']}**"] + [f"- {m}" for m in res["messages"]])
-    return str(out / "annotated.mp4"), anonymised, status, res["files"]
+    return str(out / "annotated.mp4"), anonymised, video_status(res, time.perf_counter() - started), res["files"]
+
+
+def video_status(res: dict, seconds: float) -> str:
+    """The status line: what was tracked, the notes, and this run's speed in the Space (frames over the wall time
+    of the request's handler: reading, segmenting, encoding and writing the downloads)."""
+    faces = sum(1 for label in res["labels"] if label.startswith("face"))
+    hands = len(res["labels"]) - faces
+    n = res["frames"]
+    head = (f"**{n} frames, {faces} face{'s' if faces != 1 else ''} and {hands} hand{'s' if hands != 1 else ''} "
+            f"tracked**")
+    speed = f"This Space: {n} frames in {seconds:.1f} s ({n / max(seconds, 1e-6):.1f} frames/s)"
+    return "\n".join([head] + [f"- {m}" for m in res["messages"]] + [f"- {speed}"])
+
+
+def _starting():
+    """Before a clip runs: the status says so, and the anonymised video of an earlier run goes."""
+    return RUNNING, gr.update(value=None, visible=False)
+
+
+def _show_anonymised(anonymise):
+    """After a run: the anonymised video's box only when one was asked for (API callers get None for it)."""
+    return gr.update(visible=anonymise in ("faces", "hands", "all"))
 
 
 def build_video_tab() -> None:
     with gr.Tab("Video"):
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label=f"Clip (up to {VIDEO_MAX_SECONDS:.0f} s)", sources=["upload"], height=360)
-                anonymise = gr.Radio(["no", "faces", "hands", "all"], value="no", label="Also make an anonymised video",
-                                     info="blurs the chosen faces and hands in every frame")
+                video = gr.Video(label=f"Clip (up to {VIDEO_MAX_SECONDS:.0f} s)", sources=["upload"], height=360,
+                                 elem_id="video-clip")
+                examples = gr.Examples(VIDEO_EXAMPLES, inputs=[video], label="Example (click to run it; CC BY 4.0, "
+                                       "Intel sample videos)") if VIDEO_EXAMPLES else None
+                anonymise = AnonymiseChoice(ANONYMISE, value="off", label="Also make an anonymised video",
+                                            info="blurs the chosen faces and hands in every frame")
                 with gr.Row():
                     run = gr.Button("Segment every frame", variant="primary", scale=3)
                     stop = gr.Button("Stop", variant="secondary", scale=1)  # stops a running clip after its frame
@@ -83,16 +123,27 @@ def build_video_tab() -> None:
                     min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
                     max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
             with gr.Column():
-                annotated = gr.Video(label="Faces and hands, tracked", height=360)
-                anonymised = gr.Video(label="Anonymised", height=240)
-                status = gr.Markdown("Upload a clip or pick the example. Offline backend (landmark masks).")
-                downloads = gr.File(label="Downloads: annotated MP4, anonymised MP4, COCO JSON (per frame), "
-                                    "result JSON", file_count="multiple")
+                annotated = gr.Video(label="Annotated video", height=360, elem_id="video-annotated")
+                status = gr.Markdown(READY, label="Status", elem_id="video-status")
+                anonymised = gr.Video(label="Anonymised video", height=240, visible=False,
+                                      elem_id="video-anonymised")
+                downloads = gr.File(label="Downloads", file_count="multiple")
+        inputs = [video, anonymise, min_conf, max_hands]
         outputs = [annotated, anonymised, status, downloads]
-        # One clip at a time (each uses both cores); photos keep their own two workers.
-        running = run.click(run_video, [video, anonymise, min_conf, max_hands], outputs, api_name="segment_video",
-                            concurrency_limit=1, concurrency_id="video")
+        # One clip at a time (each uses both cores); photos keep their own two workers. One progress bar, on the
+        # annotated video (one per output overlapped the status).
+        options = dict(concurrency_limit=1, concurrency_id="video", show_progress="full", show_progress_on=[annotated])
+        starting = dict(fn=_starting, inputs=None, outputs=[status, anonymised], queue=False, show_progress="hidden",
+                        api_visibility="private")
+        not_done = dict(fn=lambda: NOT_DONE, inputs=None, outputs=[status], queue=False, show_progress="hidden",
+                        api_visibility="private")
+        running = [run.click(**starting).then(run_video, inputs, outputs, api_name="segment_video", **options)]
+        if examples is not None:  # a click on the example loads it and runs it (nothing is cached at start-up)
+            running.append(examples.load_input_event.then(**starting).then(
+                run_video, inputs, outputs, api_visibility="undocumented", **options))
+        for event in running:
+            event.success(_show_anonymised, [anonymise], [anonymised], queue=False, show_progress="hidden",
+                          api_visibility="private")
+            event.failure(**not_done)
         # Cancelling frees the worker at once; the clip itself stops after its current frame (still_wanted).
-        stop.click(None, cancels=[running])
-        if VIDEO_EXAMPLES:
-            gr.Examples(VIDEO_EXAMPLES, inputs=[video], label="Example (CC BY 4.0, Intel sample videos)")
+        stop.click(None, cancels=running)
