@@ -31,7 +31,8 @@ def client(served):
 
 def test_api_needs_only_the_photo_and_names_its_outputs(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/segment", "/segment_video"}  # UI-only events and the stream stay out
+    # UI-only events and the stream stay out; /segment_json is the MCP tool segment_photo (one JSON answer)
+    assert set(api["named_endpoints"]) == {"/segment", "/segment_json", "/segment_video"}
     seg = api["named_endpoints"]["/segment"]
     required = [p["parameter_name"] for p in seg["parameters"] if not p["parameter_has_default"]]
     assert required == ["image"]

@@ -74,7 +74,9 @@ def test_run_video_mcp_description_is_whole(served):
         tool = next(t for t in json.loads(page.read()) if t["name"] == "run_video")
     props = tool["inputSchema"]["properties"]
     assert set(props) == {"video", "anonymise", "min_confidence", "max_hands"}
-    assert "off, faces, hands or all" in props["anonymise"]["description"]
+    from ui.photo import ANONYMISE
+
+    assert all(f'"{c}"' in props["anonymise"]["description"] for c in ANONYMISE)
     assert "0.1 to 0.9" in props["min_confidence"]["description"] and "1 to 12" in props["max_hands"]["description"]
     assert props["video"]["description"].endswith("is thinned.")
     for words in ("annotated H.264 video", "anonymised H.264 video", "frames per second", "result JSON"):

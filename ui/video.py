@@ -44,7 +44,7 @@ def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=
 
     Args:
         video: The clip to segment: MP4, MOV, WebM, MKV or AVI of up to 60 s; a clip above 30 fps is thinned.
-        anonymise: Which instances to blur in an extra anonymised video: off, faces, hands or all.
+        anonymise: "off" (default), or blur the "faces", "hands" or "all" of them in an extra anonymised video.
         min_confidence: The minimum detector confidence for a face or hand, from 0.1 to 0.9.
         max_hands: The most hands to find in one frame, from 1 to 12.
 
