@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core  # noqa: E402
 from bench.data import DEFAULT_DATA, samples  # noqa: E402
-from bench.mask_metrics import iou  # noqa: E402
+from bench.mask_metrics import iou, union_of  # noqa: E402
 
 CLASSES = {"egohands": "hand", "hand_over_face": "hand", "celebamask_hq": "face"}
 MIN_PART = 0.002  # a miss or spill smaller than this share of the photo is not worth a click
@@ -43,11 +43,7 @@ def deepest_part(mask: np.ndarray):
 
 
 def union(result, kind: str) -> np.ndarray:
-    out = np.zeros(result.image.shape[:2], bool)
-    for inst in result.instances:
-        if inst.kind == kind:
-            out |= inst.mask
-    return out
+    return union_of(result.image.shape[:2], [inst.mask for inst in result.instances if inst.kind == kind])
 
 
 def one_click(sample, kind: str, truth: np.ndarray, which: str):

@@ -33,23 +33,6 @@ FILE_KEYS = {"annotated.png": "annotated_png", "masks.zip": "masks_zip", "result
 
 def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
                   anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress()):
-    """Find every face and hand in a photo and cut each one out with its own mask; the answer is JSON.
-
-    Gradio reads each Args: entry from its first line only (the MCP schema), so each is one line.
-
-    Args:
-        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB) as a public http(s) URL or a data: URL (data:image/jpeg;base64,...); private and local addresses are refused.
-        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks" (offline masks from MediaPipe landmarks), "replicate" (Segment Anything 2 on Replicate, needs a token) or "sam2" (Segment Anything 2 on this Space, needs its weights).
-        min_confidence: the minimum detector confidence for a face or hand, from 0.1 to 0.9 (default 0.5).
-        max_hands: the most hands to report, from 1 to 12 (default 6).
-        box_scale: how far around each face or hand its mask may reach, from 1.0 to 2.5 times its box (default 1.5).
-        replicate_token: a Replicate API token for Segment Anything 2 masks, used for this request only; empty for none.
-        anonymise: "off" (default), or hide "faces", "hands" or "all" of them in an extra image.
-        anonymise_style: how to hide them: "blur" (default), "pixelate" or "fill".
-
-    Returns:
-        JSON text: "status" (what was found, in words), "faces" and "hands" (counts), "width", "height", "backend", "instances" (per face or hand: label, kind, box [x0, y0, x1, y1], score, handedness, area, mask_url of its 0/255 PNG, cutout_url of its transparent PNG), "files" (annotated_png, masks_zip, result_json, coco_json and anonymised_png when asked for: URLs), "messages" and "timings_ms"
-    """
     _, status, files, details, cutouts, _ = photo.segment_photo(
         image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise, anonymise_style,
         request=request, progress=progress)  # no event: an API call, no session
@@ -82,6 +65,19 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
     }
     return json.dumps(answer, ensure_ascii=False)
 
+
+
+segment_photo.__doc__ = f"""Find every face and hand in a photo and cut each one out with its own mask; the answer is JSON.
+
+    Gradio reads each Args: entry from its first line only (the MCP schema), so each is one line.
+
+    Args:
+        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB) as a public http(s) URL or a data: URL (data:image/jpeg;base64,...); private and local addresses are refused.
+{photo.PHOTO_OPTIONS_DOC}
+
+    Returns:
+        JSON text: "status" (what was found, in words), "faces" and "hands" (counts), "width", "height", "backend", "instances" (per face or hand: label, kind, box [x0, y0, x1, y1], score, handedness, area, mask_url of its 0/255 PNG, cutout_url of its transparent PNG), "files" (annotated_png, masks_zip, result_json, coco_json and anonymised_png when asked for: URLs), "messages" and "timings_ms"
+    """
 
 def _root_url(request) -> str:
     """The app's public root URL as the caller reached it (behind a proxy too), without a trailing slash."""

@@ -75,31 +75,20 @@ def _keepsake(session: PhotoSession) -> tuple:
 SESSIONS = RecentSessions(remember=_keepsake)  # by Gradio's session id: the visitor's photo, results and edits
 
 
-def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
-                  anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress(),
-                  evt: gr.EventData = None):
-    """Find every face and hand in a photo and cut each one out with its own mask.
-
-    Gradio reads each Args: entry from its first line only (the API page and the MCP schema), so each is one line.
-
-    Args:
-        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB): a file (gradio_client's handle_file), a public http(s) URL, or a data: URL (data:image/jpeg;base64,...).
-        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks" (offline masks from MediaPipe landmarks), "replicate" (Segment Anything 2 on Replicate, needs a token) or "sam2" (Segment Anything 2 on this Space, needs its weights).
+# The Args: lines of the options both photo endpoints take (the page's /segment here, the MCP tool's /segment_json
+# in ui/api.py). Gradio reads each entry from its first line only (the API page and the MCP schema): one line each.
+PHOTO_OPTIONS_DOC = """        backend: "auto" (Segment Anything 2 via Replicate with a token, else offline landmark masks), "landmarks" (offline masks from MediaPipe landmarks), "replicate" (Segment Anything 2 on Replicate, needs a token) or "sam2" (Segment Anything 2 on this Space, needs its weights).
         min_confidence: the minimum detector confidence for a face or hand, from 0.1 to 0.9 (default 0.5).
         max_hands: the most hands to report, from 1 to 12 (default 6).
         box_scale: how far around each face or hand its mask may reach, from 1.0 to 2.5 times its box (default 1.5).
         replicate_token: a Replicate API token for Segment Anything 2 masks, used for this request only; empty for none.
         anonymise: "off" (default), or hide "faces", "hands" or "all" of them in an extra image.
-        anonymise_style: how to hide them: "blur" (default), "pixelate" or "fill".
+        anonymise_style: how to hide them: "blur" (default), "pixelate" or "fill"."""
 
-    Returns:
-        the photo with every mask drawn and labelled ("face-1", "hand-1 (left)", ...)
-        a status line saying what was found
-        downloads: annotated PNG, zip of 0/255 mask PNGs and transparent cut-outs, result JSON, COCO JSON
-        JSON summary: per instance label, kind, box, score, handedness, area, backend; width, height, timings
-        one transparent cut-out PNG per face and hand
-        the anonymised photo, when asked for
-    """
+
+def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_scale=1.5, replicate_token="",
+                  anonymise="off", anonymise_style="blur", request: gr.Request = None, progress=gr.Progress(),
+                  evt: gr.EventData = None):
     # The page's Segment button names itself as the trigger; gradio_client and MCP calls name none and keep no
     # session (they cannot click, and 8 of them used to push a visitor's edits out of the slots).
     page = request if evt is not None and evt.target is not None else None
@@ -115,6 +104,22 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
 # as six Python reprs. gradio.mcp lists a function as a tool only without `_mcp_type` (or with "tool"), as its own
 # gr.mcp.resource/prompt decorators set it; the tool `segment_photo` is ui/api.py's, answering in JSON.
 segment_photo._mcp_type = "api_only"
+segment_photo.__doc__ = f"""Find every face and hand in a photo and cut each one out with its own mask.
+
+    Gradio reads each Args: entry from its first line only (the API page and the MCP schema), so each is one line.
+
+    Args:
+        image: the photo (JPEG, PNG, WebP, HEIC, ...; up to 100 MB): a file (gradio_client's handle_file), a public http(s) URL, or a data: URL (data:image/jpeg;base64,...).
+{PHOTO_OPTIONS_DOC}
+
+    Returns:
+        the photo with every mask drawn and labelled ("face-1", "hand-1 (left)", ...)
+        a status line saying what was found
+        downloads: annotated PNG, zip of 0/255 mask PNGs and transparent cut-outs, result JSON, COCO JSON
+        JSON summary: per instance label, kind, box, score, handedness, area, backend; width, height, timings
+        one transparent cut-out PNG per face and hand
+        the anonymised photo, when asked for
+    """
 
 
 def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
