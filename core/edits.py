@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from .detect.geometry import box_iou
 from .render import annotate
 
@@ -80,16 +82,26 @@ def as_edits(value) -> Edits:
     unknown = set(value) - {"hints", "add", "cut", "remove"}
     if unknown:
         raise ValueError(f'Edits take the keys "hints", "add", "cut" and "remove", not {sorted(unknown)[0]!r}.')
+    points = {}
+    for key, what in (("hints", "Hints"), ("add", "Added points"), ("cut", "Cut points")):
+        got = value.get(key) or ()
+        if not isinstance(got, (list, tuple, np.ndarray)):
+            raise ValueError(f"{what} must be a list of (x, y) points in the photo's pixels.")
+        if key != "hints" and len(got) > MAX_POINTS:
+            raise ValueError(f"{what} are at most {MAX_POINTS} on one photo.")
+        points[key] = tuple(tuple(p) if isinstance(p, np.ndarray) else p for p in got)
     removed = []
-    for item in value.get("remove") or ():
+    remove = value.get("remove") or ()
+    if not isinstance(remove, (list, tuple)):
+        raise ValueError('"remove" must be a list of labels such as "hand-2" or (x0, y0, x1, y1) boxes.')
+    for item in remove:
         if isinstance(item, str):
             removed.append(item)
         elif isinstance(item, (list, tuple)) and len(item) == 4:
             removed.append(tuple(item))
         else:
             raise ValueError('Each entry of "remove" must be a label such as "hand-2" or an (x0, y0, x1, y1) box.')
-    return Edits(hints=tuple(value.get("hints") or ()), add=tuple(value.get("add") or ()),
-                 cut=tuple(value.get("cut") or ()), removed=tuple(removed))
+    return Edits(hints=points["hints"], add=points["add"], cut=points["cut"], removed=tuple(removed))
 
 
 def same_instance(box_a, box_b) -> bool:

@@ -41,7 +41,10 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     """
     check_options(min_confidence=min_confidence, max_hands=max_hands, max_faces=max_faces, box_scale=box_scale)
     edits = as_edits(edits)
-    hints = tuple(hints) + tuple(edits.hints)
+    if not isinstance(hints, (list, tuple, np.ndarray)):
+        raise ValueError("Hints must be a list of (x, y) points in the photo's pixels.")
+    hints = tuple(map(tuple, hints)) if isinstance(hints, np.ndarray) else tuple(hints)
+    hints += tuple(edits.hints)
     t = _Timer()
     rgb, original_pixels = load_image_with_pixels(image)
     t.lap("load")

@@ -115,6 +115,9 @@ def test_a_removal_by_label_keeps_the_other_labels():
     ({"add": [(1e308 * 10, 5)]}, "Added points must be finite"),
     ({"cut": ["xy"]}, "Cut points must be a list"),
     ({"remove": [3]}, 'Each entry of "remove"'),
+    ({"add": 5}, "Added points must be a list"),
+    ({"cut": [(1, 1)] * 25}, "Cut points are at most 24"),
+    ({"remove": "hand-1"}, '"remove" must be a list'),
 ])
 def test_bad_edits_get_one_sentence(edits, words):
     with pytest.raises(ValueError, match=words) as info:
