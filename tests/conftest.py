@@ -53,3 +53,12 @@ def iou(a, b) -> float:
 def _no_replicate_token(monkeypatch):
     """Tests run offline: a developer's own token must never make a test call the real service."""
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+
+
+def interruptible():
+    """For subprocess.Popen(preexec_fn=...): the child takes Ctrl-C as a terminal's process would, however the tests
+    were started. A shell starts a background job (`.ci/run &`, nohup) with SIGINT ignored, the child inherits that,
+    and Python then installs no KeyboardInterrupt handler: a Ctrl-C test's CLI ran to the end and exited 0."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

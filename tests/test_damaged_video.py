@@ -19,7 +19,7 @@ import pytest
 from core import video_child
 from core.video_io import VideoReader
 
-from .conftest import REPO
+from .conftest import REPO, interruptible
 
 EXAMPLE_CLIP = REPO / "examples" / "asl_walk_intel.mp4"  # 89 frames
 SEEDS = range(6)  # damaged copies; before the fix 3 to 5 of these 6 froze the decoder
@@ -125,7 +125,7 @@ def test_the_cli_finishes_a_folder_of_damaged_clips_and_stops_on_ctrl_c(tmp_path
         f.unlink()
     cli = subprocess.Popen([sys.executable, "-m", "core", str(long_clip), "--out", str(tmp_path / "out2"),
                             "--no-progress"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           start_new_session=True, preexec_fn=interruptible)
     deadline = time.time() + 120
     while time.time() < deadline and not decoders_running(str(folder), "decode") and cli.poll() is None:
         time.sleep(0.05)

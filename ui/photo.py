@@ -202,8 +202,8 @@ def _edit_point(session, x, y, cut: bool, label: str, anonymise_, style, request
     change = 0 if after is None else after.area - before.get(label, 0)
     verb = "cut" if cut else "added"
     did = (f"Your click at ({x:.0f}, {y:.0f}) {verb} {abs(change):,} pixels {'from' if cut else 'to'} {label}."
-           if change else f"Your click at ({x:.0f}, {y:.0f}) is kept as a point {verb} to {label}; "
-                          f"its mask did not change.")
+           if change else f"Your click at ({x:.0f}, {y:.0f}) is kept as a point {verb} {'from' if cut else 'to'} "
+                          f"{label}; its mask did not change.")
     return _present(session, anonymise_, style, request, _join(lost, did))
 
 
