@@ -16,7 +16,7 @@ from typing import NamedTuple, Optional
 import cv2
 import numpy as np
 
-from .detect.geometry import mask_bounds
+from .detect.geometry import box_intersection, mask_bounds
 
 # One colour for every label one photo can hold: faces face-1..40 and hands hand-1..24 (core.options' limits) are
 # 64 labels, and `label_colour` gives each its own entry. The first seven are Okabe-Ito's colour-blind-friendly hues
@@ -278,10 +278,7 @@ class _Placer:
         """(pixels on other tags, pixels on its own mask, leader lines covered, cost, pixels on other masks): smaller
         is better. None as soon as it is clear the key cannot be below `beat`."""
         x0, y0, x1, y1 = rect
-        on_tags = 0
-        for a in self.placed:
-            if a[0] < x1 and a[2] > x0 and a[1] < y1 and a[3] > y0:
-                on_tags += (min(x1, a[2]) - max(x0, a[0])) * (min(y1, a[3]) - max(y0, a[1]))
+        on_tags = sum(box_intersection(rect, a) for a in self.placed)
         if beat is not None and on_tags > beat[0]:
             return None
         own = int(np.count_nonzero(self.masks[i][y0:y1, x0:x1]))

@@ -190,3 +190,19 @@ def test_a_mask_that_is_not_in_the_result_is_not_echoed(value):
     out = call(photo.on_select_mask, "off", "blur", event=SelectData(None, {"index": 0, "value": value}))
     assert "xxxxx" not in str(out[1]) and "face-9" not in str(out[1])
     assert photo.SESSIONS.get("visitor").selected is None
+
+
+def test_the_token_tip_comes_with_a_visitors_first_result_only(monkeypatch):
+    """It repeated the long Replicate tip on every result (issue 17); it is said once, with the first."""
+    from core.status import TOKEN_TIP
+
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    auto = ("auto",) + SETTINGS[1:]
+
+    def run(session):
+        return call(photo.segment_photo, CARDS, *auto, "off", "blur", session=session,
+                    event=EventData(RUN, None))[1]
+
+    assert TOKEN_TIP in run("first-visitor")
+    assert TOKEN_TIP not in run("first-visitor")  # the same visitor's next result
+    assert TOKEN_TIP in run("second-visitor")

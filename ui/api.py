@@ -66,7 +66,6 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
     return json.dumps(answer, ensure_ascii=False)
 
 
-
 segment_photo.__doc__ = f"""Find every face and hand in a photo and cut each one out with its own mask; the answer is JSON.
 
     Gradio reads each Args: entry from its first line only (the MCP schema), so each is one line.
@@ -78,6 +77,7 @@ segment_photo.__doc__ = f"""Find every face and hand in a photo and cut each one
     Returns:
         JSON text: "status" (what was found, in words), "faces" and "hands" (counts), "width", "height", "backend", "instances" (per face or hand: label, kind, box [x0, y0, x1, y1], score, handedness, area, mask_url of its 0/255 PNG, cutout_url of its transparent PNG), "files" (annotated_png, masks_zip, result_json, coco_json and anonymised_png when asked for: URLs), "messages" and "timings_ms"
     """
+
 
 def _root_url(request) -> str:
     """The app's public root URL as the caller reached it (behind a proxy too), without a trailing slash."""

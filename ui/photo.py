@@ -14,7 +14,6 @@ of the few slots; a visitor whose session went anyway (idle, or a busy Space) is
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 from pathlib import Path
@@ -308,6 +307,10 @@ def _options(backend, min_confidence, max_hands, box_scale, replicate_token) -> 
 def _present(session: PhotoSession, what: str, style: str, request, did: str = ""):
     """All outputs for the session's current result (overlay, status, downloads, JSON, cut-outs, anonymised), and
     the session kept for the visitor's next action. Plain values only: API and MCP callers get them as they are."""
+    # The Replicate token tip is said with a visitor's first result only: a visitor with a session (here, or gone
+    # and remembered) has had one. API and MCP callers keep no session and get it every time.
+    token_tip = request is None or (SESSIONS.get(request.session_hash) is None
+                                    and SESSIONS.gone(request.session_hash) is None)
     if request is not None:
         SESSIONS.put(request.session_hash, session)
     result = session.result
@@ -322,27 +325,9 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
     cutouts = [(str(folder / "cutouts" / f"{safe_name(inst.label)}.png"), inst.label) for inst in result.instances]
     cutouts = [(path, label) for path, label in cutouts if Path(path).exists()]
-    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=_first_told(request))
+    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=token_tip)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
     return shown, status, files, details, cutouts, hidden
-
-
-_TOLD: "collections.OrderedDict[str, None]" = collections.OrderedDict()  # visitors told where a token goes
-_TOLD_MAX = 4096
-
-
-def _first_told(request) -> bool:
-    """True the first time a page visitor gets a result (the token tip is said once, not on every result); always
-    True for a caller without a session."""
-    key = getattr(request, "session_hash", None)
-    if key is None:
-        return True
-    if key in _TOLD:
-        return False
-    _TOLD[key] = None
-    while len(_TOLD) > _TOLD_MAX:
-        _TOLD.popitem(last=False)
-    return True
 
 
 def _lost(request, image, then: str) -> str:
