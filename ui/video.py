@@ -59,7 +59,7 @@ def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=
     started = time.perf_counter()
     if not video:
         raise gr.Error("Please upload a video first (or pick the example).", print_exception=False)
-    what = anonymise if anonymise in ("faces", "hands", "all") else None
+    what = _hidden(anonymise)
     progress(0, desc="Reading the video")
 
     def on_frame(done, total):
@@ -103,7 +103,12 @@ def _starting():
 
 def _show_anonymised(anonymise):
     """After a run: the anonymised video's box only when one was asked for (API callers get None for it)."""
-    return gr.update(visible=anonymise in ("faces", "hands", "all"))
+    return gr.update(visible=_hidden(anonymise) is not None)
+
+
+def _hidden(anonymise):
+    """What the anonymised video hides ("faces", "hands" or "all"), or None for none (off, or anything else)."""
+    return anonymise if anonymise in ANONYMISE and anonymise != "off" else None
 
 
 def build_video_tab() -> None:
