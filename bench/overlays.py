@@ -11,6 +11,7 @@ is at least VIEW_MIN_SIDE, or dots and outlines would cover the fingers they mar
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from core.cutouts import cutout
 from core.masks.skeleton import skeleton_points
-from core.render import label_colour
+from core.render import draw_tags, label_colour, label_tags
 
 from .mask_metrics import boundary
 
@@ -61,8 +62,9 @@ def overlay(rgb: np.ndarray, instances: list, truth=None) -> np.ndarray:
             xi, yi = int(np.floor(x)), int(np.floor(y))
             inside = 0 <= xi < m.shape[1] and 0 <= yi < m.shape[0] and m[yi, xi]
             cv2.circle(out, (xi, yi), radius, INSIDE if inside else OUTSIDE, -1, cv2.LINE_AA)
-    for inst, m in zip(instances, masks):
-        _label(out, inst.label, m)
+    # The product's own label layout (core.render), so the overlay shows tags where the app puts them.
+    draw_tags(out, label_tags(out.shape, [dataclasses.replace(inst, mask=m, box=tuple(v * k for v in inst.box))
+                                          for inst, m in zip(instances, masks)]))
     return out
 
 
@@ -101,17 +103,3 @@ def _thicken(outline: np.ndarray, px: int) -> np.ndarray:
     if px <= 1:
         return outline
     return cv2.dilate(outline.astype(np.uint8), np.ones((px, px), np.uint8)).astype(bool)
-
-
-def _label(img: np.ndarray, text: str, mask: np.ndarray) -> None:
-    """The label above the mask's top-left corner (inside the photo), dark on a box of the label's colour."""
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
-        return
-    scale = max(img.shape[:2]) / 1600
-    thick = max(1, int(round(scale * 2)))
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    x = int(min(max(xs.min(), 0), img.shape[1] - tw - 4))
-    y = int(max(ys.min() - 4, th + base + 4))
-    cv2.rectangle(img, (x, y - th - base - 2), (x + tw + 4, y + 2), label_colour(text), -1)
-    cv2.putText(img, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)

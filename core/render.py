@@ -124,10 +124,7 @@ def annotate(image: np.ndarray, instances: list, alpha: float = FILL_OPACITY) ->
             blended = cv2.addWeighted(region, 1 - alpha, tint, alpha, 0)
             np.copyto(region, blended, where=m[:, :, None])
     _outline(out, instances, bounds)
-    tags = label_tags(out.shape, instances, bounds)
-    _draw_leaders(out, tags)
-    for tag in tags:
-        _draw_tag(out, tag)
+    draw_tags(out, label_tags(out.shape, instances, bounds))
     return out
 
 
@@ -144,9 +141,7 @@ def preview(image: np.ndarray, instances: list, max_pixels: int) -> tuple:
     bounds = [_bounds(inst.mask) for inst in instances]
     _outline(base, instances, bounds)
     tags = label_tags(base.shape, instances, bounds)
-    _draw_leaders(base, tags)
-    for tag in tags:
-        _draw_tag(base, tag)
+    draw_tags(base, tags)
     layers = []
     for inst in instances:
         layer = inst.mask * np.float32(PREVIEW_FILL)  # float32, PREVIEW_FILL inside, 0 outside
@@ -448,6 +443,13 @@ def _draw_tag(img: np.ndarray, tag: Tag) -> None:
     sub[:] = tag.colour
     cv2.putText(sub, tag.text, (tag.origin[0] - x0, tag.origin[1] - y0), FONT, tag.scale, text_colour(tag.colour),
                 tag.thickness, cv2.LINE_AA)
+
+
+def draw_tags(img: np.ndarray, tags: list) -> None:
+    """`label_tags`' tags drawn in place: every leader line first, then every tag, so no line crosses a label."""
+    _draw_leaders(img, tags)
+    for tag in tags:
+        _draw_tag(img, tag)
 
 
 def _draw_leaders(img: np.ndarray, tags: list) -> None:
