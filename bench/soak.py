@@ -12,8 +12,8 @@ Without --url it starts `python app.py` on a free loopback port and measures tha
 after every request. Each photo is first sent once, alone: that is the sequential reference. Then every
 concurrent answer must equal it (labels, status without the timing, every mask bit, the result JSON without
 timings). Reports errors, mismatches, latency percentiles and the RSS growth from request 50 to the last one
-(request 200 with the defaults), as the rise of its floor (`floor_growth`). Traffic goes only to the loopback address; the loop is bounded by
-callers x requests and stops by itself.
+(request 200 with the defaults), as the rise of its floor (`floor_growth`). Traffic goes only to the loopback
+address; the loop is bounded by callers x requests and stops by itself.
 """
 from __future__ import annotations
 
@@ -300,7 +300,8 @@ def main(argv=None):
     ap.add_argument("--requests", type=int, default=25, help="per caller")
     ap.add_argument("--url", help="a running app (RSS is then not measured); default: start app.py here")
     ap.add_argument("--backend", default="landmarks")
-    ap.add_argument("--mark", type=int, default=50, help="RSS growth (of its floor) is measured from this request to the last")
+    ap.add_argument("--mark", type=int, default=50,
+                    help="RSS growth (of its floor) is measured from this request to the last")
     ap.add_argument("--mix", action="store_true",
                     help="video + webcam + photo visitors at once (--videos, --webcams, --photos), then --settle s")
     ap.add_argument("--videos", type=int, default=4)
