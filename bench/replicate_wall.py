@@ -63,7 +63,7 @@ def seed_procedure(rgb, prompts, base_url: str, token: str, sleep_s: float) -> l
 def ours(rgb, prompts, base_url: str, token: str) -> list:
     os.environ["REPLICATE_BASE_URL"] = base_url
     cands: Candidates = ReplicateBackend().propose(rgb, prompts, replicate_token=token)
-    return make_exclusive(prompts, [m for m, _ in choose(prompts, cands)])
+    return make_exclusive(prompts, [m for m, _ in choose(prompts, cands, rgb)])
 
 
 def main(argv=None):

@@ -1,133 +1,224 @@
-"""Choosing SAM 2 candidates: the peers' rectangle-IoU rule versus our landmark judge, per class, on the shared
-photos' realistic candidate sets (tests/fake_replicate.py builds them from ground truth plus distractors and
-degrades them like SAM's automatic mask generator). Also measures what to send: the whole photo or a mosaic of
-expanded crops (one prediction either way).
+"""Choosing Segment Anything's masks: our landmark-and-photo judge against the seed's rectangle rule and against
+the best choice possible (the oracle), per source and class, on the shared photos' realistic candidate sets.
 
-    python -m bench.selection [--data ../shared/data] [--seeds 3] [--sources egohands,...]
+`tests/fake_replicate.py` builds, for each labelled face and hand, the exact mask beside what SAM's automatic mode
+really offers around it (the object grown by a rim of background, its filled box, halves, a hand's filled hull and
+its palm and fingers as pieces, hand with forearm, face with neck or hair, the whole person, background pieces),
+degraded like SAM's own output. Three ways a backend meets them:
 
-Columns: mean IoU with ground truth of the union of chosen masks per class; `best` is the best IoU any single
-candidate reaches per ground-truth instance (the candidates' quality, before choosing).
+- `whole`: Replicate on the whole photo (one shared pool of candidates for every instance);
+- `mosaic`: Replicate on a mosaic of the instances' expanded crops (candidates per instance);
+- `sam2`: the local backend's three multimask outputs per prompt (a part, the object, something larger), with
+  model scores that do not know which is right.
+
+    python -m bench.selection [--data ../shared/data] [--seeds 3] [--sources egohands,...] [--whole-prob 1.0]
+
+Per detected instance, IoU with the true instance its prior overlaps most (detection misses are bench.quality's
+business, not the chooser's). `oracle` = the best single candidate or union of candidates that lie inside the true
+instance; `seed` = the candidate with the highest IoU with the 1.5x box (the seed's rule). The confusion table says
+what the chosen mask is: the exact mask, a union that rebuilds it, or which distractor won.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
+import cv2
 import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.backends.base import Candidates  # noqa: E402
 from core.backends.replicate import SAM_SIDE, MosaicLayout, _fit  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.masks.prompts import build_prompts  # noqa: E402
 from core.masks.selection import choose, make_exclusive, rectangle_choice  # noqa: E402
+from core.types import Candidates  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
-from .mask_metrics import iou, union_of  # noqa: E402
+from .mask_metrics import iou  # noqa: E402
 
-from tests.fake_replicate import instances_of, realistic_regions, simulate_sam  # noqa: E402
+from tests.fake_replicate import instances_of, realistic_regions, simulate_sam_named  # noqa: E402
+
+PATHS = ("whole", "mosaic", "sam2")
+EXACT = 0.95  # a chosen mask this close (IoU) to the true instance is the exact one
 
 
-def scene_for(sample, rgb, prompts, seed: int) -> list:
-    """Realistic regions for one photo. Photos without face truth get their detected faces' priors (minus the
-    true hands) as the face in the scene, so hands still meet face+hand blobs; those faces are not scored."""
+def scene_for(sample, rgb, prompts, seed: int, whole_prob: float = 1.0) -> tuple:
+    """(regions, faces, hands) for one photo: realistic named regions and the true instances they were built from.
+    Photos without face truth get their detected faces' priors (minus the true hands) as the face in the scene, so
+    hands still meet face+hand blobs; those faces are not scored."""
     shape = rgb.shape[:2]
     hand_truth = sample.mask("hand") if "hand" in sample.masks else np.zeros(shape, bool)
     if "face" in sample.masks:
         faces = instances_of(sample.mask("face"))
     else:
         faces = [p.prior & ~hand_truth for p in prompts if p.detection.kind == "face" and (p.prior & ~hand_truth).any()]
-    return realistic_regions(faces, instances_of(hand_truth), shape, seed=seed)
+    hands = instances_of(hand_truth)
+    return realistic_regions(faces, hands, shape, seed=seed, whole_prob=whole_prob), faces, hands
+
+
+def _to_photo(masks, shape) -> list:
+    h, w = shape[:2]
+    return [(n, cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0) for n, m in masks]
 
 
 def whole_candidates(rgb, regions, seed) -> list:
+    """[(name, mask)] Replicate returns for the whole photo, at photo size."""
     sent = _fit(rgb, SAM_SIDE)
-    masks = simulate_sam([r for _, r in regions], sent.shape, seed=seed)
-    h, w = rgb.shape[:2]
-    import cv2
-    return [cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
+    return _to_photo(simulate_sam_named(regions, sent.shape, seed=seed), rgb.shape)
 
 
 def mosaic_candidates(rgb, prompts, regions, seed) -> list:
+    """Per prompt, [(name, mask)] Replicate returns for a mosaic of the expanded crops, split back per prompt."""
     layout = MosaicLayout(rgb.shape, [p.expanded_box for p in prompts], SAM_SIDE)
     sent_shape = (layout.rows * layout.cell, layout.cols * layout.cell)
-    masks = simulate_sam([layout.compose(r) for _, r in regions], sent_shape, seed=seed)
     per_prompt = [[] for _ in prompts]
-    for m in masks:
+    for name, m in simulate_sam_named([(n, layout.compose(r)) for n, r in regions], sent_shape, seed=seed):
         for i, piece in layout.split(m):
-            per_prompt[i].append(piece)
+            per_prompt[i].append((name, piece))
     return per_prompt
 
 
-def best_single(truth_instances, cands) -> list:
-    return [max((iou(c, t) for c in cands), default=0.0) for t in truth_instances]
+LARGER = {"hand": ("hand:+arm", "hand:rim", "hand:box", "hand:hull", "person"),
+          "face": ("face:+neck", "face:head", "face:rim", "face:box", "person")}
+PARTS = ("top-half", "bottom-half", "piece")
 
 
-def run(data_dir, seeds: int, sources=None) -> dict:
-    stats = defaultdict(list)  # (class, method) -> IoUs
+def sam2_candidates(rgb, prompts, truth_of, seed) -> tuple:
+    """Per prompt, SAM 2's three multimask outputs as the local backend gets them (a part, the object, something
+    larger, in a random order, at the decoder's 256-cell resolution) and model scores that do not know which is
+    right: ([[(name, mask)] * 3], [[score] * 3])."""
+    rng = np.random.default_rng(1000 + seed)
+    per_prompt, scores = [], []
+    for p in prompts:
+        g = truth_of(p)
+        if g is None:
+            per_prompt.append([])
+            scores.append([])
+            continue
+        kind = p.detection.kind
+        faces, hands = ([g], []) if kind == "face" else ([], [g])
+        pool = realistic_regions(faces, hands, rgb.shape, seed=seed)
+        parts = [r for r in pool if r[0].startswith(kind) and r[0].split(":")[1] in PARTS]
+        larger = [r for r in pool if r[0] in LARGER[kind]]
+        three = [(f"{kind}:exact", g)]
+        three.append(parts[rng.integers(len(parts))] if parts else three[0])
+        three.append(larger[rng.integers(len(larger))] if larger else three[0])
+        three = [three[k] for k in rng.permutation(3)]
+        sent = _fit(rgb, SAM_SIDE)
+        per_prompt.append(_to_photo(simulate_sam_named(three, sent.shape, points_per_side=1024, seed=seed), rgb.shape))
+        scores.append(list(rng.uniform(0.7, 1.0, len(per_prompt[-1]))))
+    return per_prompt, scores
+
+
+def oracle(g, cands) -> float:
+    """The best a chooser could do: the best single candidate, or the union of every candidate that lies inside
+    the true instance (pieces that rebuild it)."""
+    best = max((iou(c, g) for c in cands), default=0.0)
+    inside = [c for c in cands if c.any() and (c & g).sum() >= 0.9 * c.sum()]
+    if inside:
+        best = max(best, iou(np.logical_or.reduce(inside), g))
+    return best
+
+
+def what_won(chosen, g, named) -> str:
+    """The chosen mask's kind: `exact` (IoU >= EXACT with the true instance), else the candidate it is closest to
+    (`union` when no single candidate is)."""
+    if iou(chosen, g) >= EXACT:
+        return "exact"
+    name, best = "union", 0.9
+    for n, c in named:
+        v = iou(chosen, c)
+        if v > best:
+            name, best = n.split(":")[-1], v
+    return name
+
+
+def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
+    """{(source, class, column): [IoU per detected instance x seed]} and {(class, path): Counter of what won}."""
+    stats = defaultdict(list)
+    won = defaultdict(Counter)
     for s in samples(data_dir, sources):
         if not any(c in s.masks for c in ("face", "hand")):
             continue
         rgb = load_image(s.image)
         prompts = build_prompts(detect(rgb, DetectOptions()), rgb.shape, 1.5)
+        if not prompts:
+            continue
         for seed in range(seeds):
-            regions = scene_for(s, rgb, prompts, seed)
+            regions, faces, hands = scene_for(s, rgb, prompts, seed, whole_prob)
+            truth = {"face": faces if "face" in s.masks else None, "hand": hands if "hand" in s.masks else None}
+
+            def truth_of(p, _truth=truth, _faces=faces, _hands=hands):
+                inst = _faces if p.detection.kind == "face" else _hands
+                overlap = [int((g & p.prior).sum()) for g in inst]
+                return inst[int(np.argmax(overlap))] if overlap and max(overlap) else None
+
             whole = whole_candidates(rgb, regions, seed)
-            mosaic = mosaic_candidates(rgb, prompts, regions, seed) if prompts else []
-            methods = {
-                "rectangle": [rectangle_choice(p, whole) if whole else p.prior for p in prompts],
-                "ours-whole": _ours(prompts, Candidates(per_prompt=[[] for _ in prompts], shared=whole)),
-                "ours-mosaic": _ours(prompts, Candidates(per_prompt=mosaic)),
-                "prior": [p.prior for p in prompts],
+            mosaic = mosaic_candidates(rgb, prompts, regions, seed)
+            sam2, sam2_scores = sam2_candidates(rgb, prompts, truth_of, seed)
+            named = {"whole": [whole] * len(prompts), "mosaic": mosaic, "sam2": sam2}
+            chosen = {
+                "whole": _ours(prompts, Candidates(per_prompt=[[] for _ in prompts], shared=[m for _, m in whole]), rgb),
+                "mosaic": _ours(prompts, Candidates(per_prompt=[[m for _, m in c] for c in mosaic]), rgb),
+                "sam2": _ours(prompts, Candidates(per_prompt=[[m for _, m in c] for c in sam2], scores=sam2_scores),
+                              rgb),
             }
-            for cls in ("face", "hand"):
-                if cls not in s.masks:
+            for i, p in enumerate(prompts):
+                cls = p.detection.kind
+                if truth[cls] is None:
                     continue
-                truth = s.mask(cls)
-                for name, masks in methods.items():
-                    pred = [m for p, m in zip(prompts, masks) if p.detection.kind == cls and m is not None]
-                    stats[(cls, name)].append(iou(union_of(truth.shape, pred), truth))
-                inst = instances_of(truth)
-                stats[(cls, "best-whole")] += best_single(inst, whole)
-                stats[(cls, "best-mosaic")] += best_single(inst, [m for ms in mosaic for m in ms])
-                # Per detected instance, against the true instance its prior overlaps most (detection misses
-                # and false alarms are bench.quality's business, not the chooser's).
-                for i, p in enumerate(prompts):
-                    overlap = [int((g & p.prior).sum()) for g in inst]
-                    if p.detection.kind != cls or not overlap or max(overlap) == 0:
-                        continue
-                    g = inst[int(np.argmax(overlap))]
-                    for name, masks in methods.items():
-                        stats[(cls, "inst:" + name)].append(iou(masks[i], g))
-    return stats
+                g = truth_of(p)
+                if g is None:
+                    continue
+                for path in PATHS:
+                    cands = [m for _, m in named[path][i]]
+                    stats[(s.source, cls, "ours-" + path)].append(iou(chosen[path][i], g))
+                    stats[(s.source, cls, "oracle-" + path)].append(oracle(g, cands))
+                    won[(cls, path)][what_won(chosen[path][i], g, named[path][i])] += 1
+                seed_rule = rectangle_choice(p, [m for _, m in whole]) if whole else p.prior
+                stats[(s.source, cls, "seed")].append(iou(seed_rule, g))
+                stats[(s.source, cls, "prior")].append(iou(p.prior, g))
+    return {"iou": stats, "won": won}
 
 
-def _ours(prompts, cands) -> list:
-    picked = choose(prompts, cands)
-    return make_exclusive(prompts, [m for m, _ in picked])
+def _ours(prompts, cands, rgb) -> list:
+    picked = choose(prompts, cands, rgb)
+    masks = [m if p.limit is None else m & p.limit for p, (m, _) in zip(prompts, picked)]  # as the pipeline does
+    return make_exclusive(prompts, masks)
 
 
-def print_table(stats: dict) -> None:
-    methods = ["rectangle", "ours-whole", "ours-mosaic", "prior"]
-    for title, prefix, extra in (("per detected instance (IoU with the true instance it overlaps)", "inst:", []),
-                                 ("per photo (IoU of the class union; detection misses included)", "",
-                                  ["best-whole", "best-mosaic"])):
-        print(title)
-        cols = methods + extra
-        print(f"  {'class':6} {'n':>4} " + " ".join(f"{m:>12}" for m in cols) + f" {'ours-rect':>10}")
-        for cls in ("face", "hand"):
-            key = (cls, prefix + "rectangle")
-            if not stats.get(key):
+def print_table(result: dict) -> None:
+    stats, won = result["iou"], result["won"]
+    cols = ["seed", "prior"] + [f"{k}-{p}" for p in PATHS for k in ("ours", "oracle")]
+    print("mean IoU per detected instance (x seeds), with the true instance its prior overlaps most")
+    print(f"  {'source':15} {'class':5} {'n':>4} " + " ".join(f"{c:>13}" for c in cols)
+          + " " + " ".join(f"{'ours/or-' + p:>14}" for p in PATHS))
+    keys = sorted({(src, cls) for src, cls, _ in stats})
+    for cls in ("face", "hand"):
+        rows = [k for k in keys if k[1] == cls] + [("all", cls)]
+        for src, c in rows:
+            vals = {}
+            for col in cols:
+                v = [x for (s2, c2, k), xs in stats.items() for x in xs
+                     if c2 == c and k == col and (src == "all" or s2 == src)]
+                vals[col] = float(np.mean(v)) if v else float("nan")
+            n = len([x for (s2, c2, k), xs in stats.items() for x in xs
+                     if c2 == c and k == "seed" and (src == "all" or s2 == src)])
+            if not n:
                 continue
-            vals = {m: float(np.mean(stats[(cls, (prefix if m in methods else "") + m)])) for m in cols}
-            ours = max(vals["ours-whole"], vals["ours-mosaic"])
-            print(f"  {cls:6} {len(stats[key]):>4} " + " ".join(f"{vals[m]:>12.3f}" for m in cols)
-                  + f" {ours - vals['rectangle']:>+10.3f}")
+            ratios = [vals[f"ours-{p}"] / vals[f"oracle-{p}"] if vals[f"oracle-{p}"] else float("nan") for p in PATHS]
+            print(f"  {src:15} {c:5} {n:>4} " + " ".join(f"{vals[col]:>13.3f}" for col in cols)
+                  + " " + " ".join(f"{r:>14.3f}" for r in ratios))
+    print("what the chosen mask is (count of instances x seeds)")
+    kinds = sorted({k for cnt in won.values() for k in cnt}, key=lambda k: (k != "exact", k))
+    print(f"  {'class':5} {'path':7} " + " ".join(f"{k:>11}" for k in kinds))
+    for (cls, path), cnt in sorted(won.items()):
+        print(f"  {cls:5} {path:7} " + " ".join(f"{cnt.get(k, 0):>11}" for k in kinds))
 
 
 def main(argv=None):
@@ -135,12 +226,13 @@ def main(argv=None):
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--seeds", type=int, default=3, help="candidate sets per photo (distractor draws)")
     ap.add_argument("--sources", default="", help="comma-separated source names (default: all with exact masks)")
+    ap.add_argument("--whole-prob", type=float, default=1.0,
+                    help="chance the exact mask is offered whole (else only its pieces, which a union must join)")
     args = ap.parse_args(argv)
     t = time.perf_counter()
-    stats = run(args.data, args.seeds, [s for s in args.sources.split(",") if s] or None)
-    print_table(stats)
-    print(f"({time.perf_counter() - t:.0f} s; n counts photo or instance x seed; best-* = best single candidate "
-          "per true instance, i.e. the candidates' quality before choosing)")
+    result = run(args.data, args.seeds, [s for s in args.sources.split(",") if s] or None, args.whole_prob)
+    print_table(result)
+    print(f"({time.perf_counter() - t:.0f} s; whole-prob {args.whole_prob})")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     skipped: dict = {}
     chosen, cands = _run_backend(backend, rgb, prompts, messages, dict(backend_options, refine=refine), skipped)
     t.lap("segment")
-    picked = choose(prompts, cands)
+    picked = choose(prompts, cands, rgb)
     if not cands.trusted and (add or cut):  # a backend without point prompts: its candidates at the points
         picked = [(with_model_candidates(p, m, list(own) + list(cands.shared)) if p.add_points or p.cut_points
                    else m, note) for p, (m, note), own in zip(prompts, picked, cands.per_prompt)]

@@ -136,3 +136,13 @@ class Result:
             "messages": list(self.messages),
             "instances": [i.to_dict() for i in self.instances],
         }
+
+
+@dataclass
+class Candidates:
+    """What a mask backend proposes for a photo's prompts; `core.masks.selection` picks each instance's mask."""
+
+    per_prompt: list  # per prompt: list of bool HxW masks proposed for that instance
+    shared: list = field(default_factory=list)  # bool HxW masks any instance may take (may be split pieces)
+    scores: list = None  # optional per-prompt model scores, aligned with per_prompt
+    trusted: bool = False  # True when per_prompt[i][0] is already the final answer (no selection needed)

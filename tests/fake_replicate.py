@@ -52,27 +52,88 @@ def _ellipse(shape, cx, cy, ax, ay):
     return r.astype(bool)
 
 
-def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob: float = 0.65) -> list:
-    """[(name, bool mask)] at photo size: each true face/hand (sometimes only as pieces) plus distractors."""
+RIMS = (0.03, 0.07, 0.12)  # an object grown by a rim of background this share of its size (at least 2 px)
+
+
+def _grown(m: np.ndarray, px: int) -> np.ndarray:
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(m.astype(np.uint8), k) > 0
+
+
+def _hull(m: np.ndarray) -> np.ndarray:
+    """The mask's convex hull, filled: a hand with the gaps between its spread fingers filled."""
+    pts = cv2.findNonZero(m.astype(np.uint8))
+    out = np.zeros(m.shape, np.uint8)
+    cv2.fillPoly(out, [cv2.convexHull(pts)], 1)
+    return out.astype(bool)
+
+
+def finger_pieces(m: np.ndarray) -> list:
+    """A hand split the way SAM splits it at its smallest scale: the palm (what an opening as wide as a third of
+    the hand keeps) and each finger (the connected parts the opening removed). Together they rebuild the hand."""
+    x0, y0, x1, y1 = _bbox(m)
+    r = max(2, int(0.17 * min(x1 - x0, y1 - y0)))
+    palm = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    palm &= m
+    rest = m & ~palm
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    fingers = [lab == k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= max(8, 0.01 * m.sum())]
+    if not palm.any() or not fingers:
+        return []
+    # Specks the opening left behind go to the palm, so the pieces still rebuild the whole hand.
+    palm |= rest & ~np.logical_or.reduce(fingers)
+    return [palm] + fingers
+
+
+def object_variants(kind: str, m: np.ndarray, shape, rng) -> list:
+    """[(kind:variant, mask)] of one true object: the exact mask and what SAM offers around it."""
+    x0, y0, x1, y1 = _bbox(m)
+    w, h = x1 - x0, y1 - y0
+    size = max(w, h)
+    H, W = shape
+    out = [(f"{kind}:exact", m)]
+    for share in RIMS:
+        out.append((f"{kind}:rim", _grown(m, max(2, int(round(share * size))))))
+    out.append((f"{kind}:box", _rect(shape, x0, y0, x1, y1)))
+    mid = y0 + h / 2
+    out += [(f"{kind}:top-half", m & _rect(shape, 0, 0, W, mid)), (f"{kind}:bottom-half", m & _rect(shape, 0, mid, W, H))]
+    if kind == "hand":
+        out.append(("hand:hull", _hull(m)))
+        out += [("hand:piece", p) for p in finger_pieces(m)]
+    return out
+
+
+def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob: float = 1.0) -> list:
+    """[(kind:variant, bool mask)] at photo size: each true face and hand (`face:exact`, `hand:exact`; with
+    probability 1 - `whole_prob` only as pieces) beside the masks SAM's automatic mode really offers around it:
+    the object grown by a rim of background (`rim`, several widths), its filled box (`box`), its top and bottom
+    halves, a hand's filled hull (the gaps between spread fingers filled) and its palm and fingers as separate
+    pieces (`piece`: their union rebuilds the hand), hand with forearm, face with neck, with hair (`head`), the
+    whole person, and background pieces."""
     rng = np.random.default_rng(seed)
     shape = tuple(shape[:2])
     H, W = shape
     out = []
+    person = np.zeros(shape, bool)
     for m in faces:
         x0, y0, x1, y1 = _bbox(m)
         w, h, cx = x1 - x0, y1 - y0, (x0 + x1) / 2
+        variants = object_variants("face", m, shape, rng)
+        if rng.random() >= whole_prob:
+            variants = [v for v in variants if v[0] != "face:exact"]
+        out += variants
         upper = m & _rect(shape, 0, 0, W, y0 + 0.42 * h)
-        pieces = [("face-piece-upper", upper), ("face-piece-lower-left", m & ~upper & _rect(shape, 0, 0, cx, H)),
-                  ("face-piece-lower-right", m & ~upper & _rect(shape, cx, 0, W, H))]
+        pieces = [("face:piece", upper), ("face:piece", m & ~upper & _rect(shape, 0, 0, cx, H)),
+                  ("face:piece", m & ~upper & _rect(shape, cx, 0, W, H))]
         out += [p for p in pieces if p[1].any()]
-        if rng.random() < whole_prob:
-            out.append(("face", m))
         hair = _ellipse(shape, cx, y0 + 0.2 * h, 0.68 * w, 0.55 * h) & _rect(shape, 0, 0, W, y0 + 0.45 * h) & ~m
         neck = _rect(shape, cx - 0.28 * w, y1 - 0.15 * h, cx + 0.28 * w, y1 + 0.45 * h) & ~m
-        out += [("hair", hair), ("head", m | hair), ("neck", neck), ("face+neck", m | neck)]
+        out += [("hair", hair), ("face:head", m | hair), ("neck", neck), ("face:+neck", m | neck)]
         clothing = _rect(shape, cx - 1.3 * w, y1 + 0.45 * h, cx + 1.3 * w, H)
         if clothing.any():
             out.append(("clothing", clothing))
+        person |= m | hair | neck | clothing
         for fx, fy, ax, ay in ((-0.2, 0.42, 0.09, 0.04), (0.2, 0.42, 0.09, 0.04), (0, 0.78, 0.15, 0.05)):
             out.append(("feature", m & _ellipse(shape, cx + fx * w, y0 + fy * h, ax * w, ay * h)))
     for m in hands:
@@ -81,13 +142,14 @@ def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob
         centre = pts.mean(0)
         _, _, vt = np.linalg.svd(pts - centre, full_matrices=False)
         proj = (pts - centre) @ vt[0]
-        for name, sel in (("hand-piece-a", proj <= np.median(proj)), ("hand-piece-b", proj > np.median(proj)),
-                          ("fingers", proj > np.percentile(proj, 70))):
+        for sel in (proj <= np.median(proj), proj > np.median(proj), proj > np.percentile(proj, 70)):
             piece = np.zeros(shape, bool)
             piece[ys[sel], xs[sel]] = True
-            out.append((name, piece))
-        if rng.random() < whole_prob:
-            out.append(("hand", m))
+            out.append(("hand:piece", piece))
+        variants = object_variants("hand", m, shape, rng)
+        if rng.random() >= whole_prob:
+            variants = [v for v in variants if v[0] != "hand:exact"]
+        out += variants
         size = max(np.ptp(xs), np.ptp(ys), 4)
         # The arm runs from the hand to the nearest image edge (sleeves and forearms enter from the border).
         edges = {"bottom": H - centre[1], "left": centre[0], "right": W - centre[0], "top": centre[1]}
@@ -97,18 +159,21 @@ def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob
         arm = {"bottom": _rect(shape, cx - half, cy, cx + half, H), "top": _rect(shape, cx - half, 0, cx + half, cy),
                "left": _rect(shape, 0, cy - half, cx, cy + half), "right": _rect(shape, cx, cy - half, W, cy + half)
                }[side] & ~m
-        out += [("arm", arm), ("hand+arm", m | arm)]
+        out += [("arm", arm), ("hand:+arm", m | arm)]
+        person |= m | arm
         for f in faces:
             fw = np.ptp(np.nonzero(f)[1])
             near = cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, int(0.15 * fw))) > 0
             if (near & f).any():
                 out.append(("face+hand", f | m))
+    if faces and person.any():
+        out.append(("person", person))
     things = np.zeros(shape, bool)
     for m in faces + hands:
         things |= m
     grown = cv2.dilate(things.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-    out += [("background", ~grown), ("background-top", ~grown & _rect(shape, 0, 0, W, H / 2)),
-            ("background-bottom", ~grown & _rect(shape, 0, H / 2, W, H))]
+    out += [("background", ~grown), ("background", ~grown & _rect(shape, 0, 0, W, H / 2)),
+            ("background", ~grown & _rect(shape, 0, H / 2, W, H))]
     out = [(n, r) for n, r in out if r.any()]
     order = rng.permutation(len(out))
     return [out[k] for k in order]
@@ -117,6 +182,11 @@ def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob
 def simulate_sam(regions: list, shape, points_per_side: int = 32, seed: int = 0) -> list:
     """What SAM's automatic mask generator would return for these regions on an image of `shape`: masks at
     SAM's 256-cell resolution (bilinear upsampled, threshold jittered), only for regions a grid point hits."""
+    return [m for _, m in simulate_sam_named([(None, r) for r in regions], shape, points_per_side, seed)]
+
+
+def simulate_sam_named(regions: list, shape, points_per_side: int = 32, seed: int = 0) -> list:
+    """`simulate_sam` for [(name, region)]: [(name, mask)] of the regions SAM returns."""
     rng = np.random.default_rng(seed)
     h, w = shape[:2]
     side = max(h, w)
@@ -124,13 +194,13 @@ def simulate_sam(regions: list, shape, points_per_side: int = 32, seed: int = 0)
     gx = ((np.arange(points_per_side) + 0.5) / points_per_side * w).astype(int)
     gy = ((np.arange(points_per_side) + 0.5) / points_per_side * h).astype(int)
     out = []
-    for r in regions:
+    for name, r in regions:
         if r.shape != (h, w):
             r = cv2.resize(r.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
         low = cv2.resize(r.astype(np.float32), (lw, lh), interpolation=cv2.INTER_AREA)
         up = cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR) > rng.uniform(0.4, 0.6)
         if up[np.ix_(gy, gx)].any():
-            out.append(up)
+            out.append((name, up))
     return out
 
 

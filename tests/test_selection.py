@@ -1,13 +1,13 @@
 """Choosing masks by the landmarks: synthetic scenes where the right answer is known, plus the shared photos."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from core.backends.base import Candidates
 from core.masks.prompts import expand_box
 from core.masks.selection import FALLBACK_NOTE, choose, make_exclusive, rectangle_choice
-from core.types import Detection, Prompt
+from core.types import Candidates, Detection, Prompt
 
 from .conftest import DATA, iou
 
@@ -114,13 +114,131 @@ def test_each_pixel_belongs_to_at_most_one_instance():
     assert out[1].sum() >= hand_on_face.sum()  # hands are in front of faces
 
 
+# ------------------------------------------------ a drawn hand among what SAM offers around it (tests/fake_replicate)
+def drawn_hand(spread: float = 1.0):
+    """(photo, exact hand mask, 21 landmarks): a skin-coloured hand with spread fingers on a noisy grey table."""
+    h, w = 360, 360
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(110, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    wrist = np.array([180.0, 300.0])
+    knuckles = [np.array([180.0 + dx, 200.0]) for dx in (-42, -14, 14, 40)]
+    pts = [wrist]
+    thumb = [wrist + [-40, -25], wrist + [-75, -45], wrist + [-95, -70], wrist + [-110, -95]]
+    pts += thumb
+    for k, base in enumerate(knuckles):
+        direction = np.array([(k - 1.5) * 0.25 * spread, -1.0])
+        direction /= np.linalg.norm(direction)
+        length = (70, 80, 75, 60)[k]
+        pts += [base + direction * length * t for t in (0.0, 0.4, 0.7, 1.0)]
+    landmarks = np.array(pts)
+    mask = np.zeros((h, w), np.uint8)
+    palm = np.array([wrist + [-45, 0], wrist + [45, 0], knuckles[3] + [14, 0], knuckles[0] + [-14, 0]], np.int32)
+    cv2.fillPoly(mask, [palm], 1)
+    for chain in ((0, 1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20)):
+        line = np.round(landmarks[list(chain)]).astype(np.int32)
+        cv2.polylines(mask, [line], False, 1, thickness=20)
+        for q in line:
+            cv2.circle(mask, (int(q[0]), int(q[1])), 10, 1, -1)
+    mask[int(wrist[1]) + 5:] = 0  # labelled hands end at the wrist
+    hand = mask.astype(bool)
+    skin = np.clip(rng.normal((205, 150, 120), 8, (h, w, 3)), 0, 255).astype(np.uint8)
+    photo[hand] = skin[hand]
+    return photo, hand, landmarks
+
+
+def hand_prompt(photo, landmarks):
+    from core.masks.prompts import build_prompts
+
+    x0, y0 = landmarks.min(0)
+    x1, y1 = landmarks.max(0)
+    det = Detection("hand", (x0, y0, x1, y1), 0.9, landmarks, "hand_21", "hands", "left")
+    return build_prompts([det], photo.shape)[0]
+
+
+def sam_offers(hand, shape, seed=0):
+    """The exact hand among SAM-like distractors (rims, box, hull, halves, pieces, arm, background), degraded."""
+    from .fake_replicate import realistic_regions, simulate_sam_named
+
+    return simulate_sam_named(realistic_regions([], [hand], shape, seed=seed), shape, seed=seed)
+
+
+@pytest.mark.parametrize("spread", [1.0, 2.0])
+def test_the_exact_hand_wins_over_every_looser_cut_and_every_piece(spread):
+    """Rims of several widths, the filled box, the hull (gaps between the fingers filled), halves, palm and
+    fingers, hand+arm: the exact hand is chosen, with and without the photo (the seed's rectangle rule is not)."""
+    photo, hand, landmarks = drawn_hand(spread)
+    p = hand_prompt(photo, landmarks)
+    offered = sam_offers(hand, photo.shape)
+    kinds = {n for n, _ in offered}
+    assert {"hand:exact", "hand:rim", "hand:box", "hand:hull", "hand:top-half", "hand:piece", "hand:+arm"} <= kinds
+    exact = next(m for n, m in offered if n == "hand:exact")
+    for image in (photo, None):
+        (mask, note), = choose([p], Candidates(per_prompt=[[]], shared=[m for _, m in offered]), image)
+        assert note == "" and iou(mask & p.limit, exact & p.limit) > 0.95, image is None
+    assert iou(rectangle_choice(p, [m for _, m in offered]), exact) < 0.8
+
+
+def test_each_looser_cut_alone_loses_to_the_exact_hand():
+    """Pairwise: the exact hand against each distractor kind on its own, so no one kind hides behind another."""
+    photo, hand, landmarks = drawn_hand(1.5)
+    p = hand_prompt(photo, landmarks)
+    offered = sam_offers(hand, photo.shape, seed=1)
+    exact = next(m for n, m in offered if n == "hand:exact")
+    for name, m in offered:
+        if name in ("hand:exact", "hand:piece", "background", "arm") or iou(m, exact) > 0.95:
+            continue
+        (mask, _), = choose([p], Candidates(per_prompt=[[m, exact]]), photo)
+        assert iou(mask, exact) > 0.95, name
+
+
+def test_palm_and_fingers_as_pieces_are_joined_into_the_hand():
+    photo, hand, landmarks = drawn_hand(2.0)
+    p = hand_prompt(photo, landmarks)
+    from .fake_replicate import finger_pieces
+
+    pieces = finger_pieces(hand)
+    assert len(pieces) >= 5 and max(iou(q, hand) for q in pieces) < 0.8
+    (mask, note), = choose([p], Candidates(per_prompt=[pieces]), photo)
+    assert note == "" and iou(mask, hand) > 0.95
+
+
+def test_a_cut_off_finger_is_repaired_at_finger_width_where_the_photo_says_hand():
+    """Repair adds the missing finger, wider than its drawn bones, and nothing beyond the finger."""
+    from core.masks.skeleton import skeleton_mask
+
+    photo, hand, landmarks = drawn_hand(2.0)
+    p = hand_prompt(photo, landmarks)
+    index = skeleton_mask(landmarks, hand.shape, 24, [(5, 6), (6, 7), (7, 8)])
+    cut = hand & ~index
+    (mask, _), = choose([p], Candidates(per_prompt=[[cut]]), photo)
+    finger = hand & index
+    assert (mask & finger).sum() > 0.8 * finger.sum()  # the finger is back, nearly at its width
+    assert (mask & ~hand).sum() < 0.05 * hand.sum()  # and the table stays out
+    (bones, _), = choose([p], Candidates(per_prompt=[[cut]]))  # without the photo: the bones only
+    assert (bones & finger).sum() < (mask & finger).sum()
+
+
 @pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA}")
-def test_on_shared_photos_ours_beats_the_rectangle_rule():
-    """Realistic candidate sets from the shared ground truth (one draw): the benchmark's claim, kept honest."""
+def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
+    """Realistic candidate sets from the shared ground truth (one draw; tests/fake_replicate.py): on each source and
+    each path a backend meets them by, the choice comes near the best possible and far above the seed's rule; most
+    instances get their exact mask (or the union that rebuilds it). Floors are this change's measured figures
+    (closing note of the issue) less a margin."""
     from bench.selection import run
 
-    stats = run(DATA, seeds=1, sources=["celebamask_hq", "hand_over_face", "egohands"])
-    for cls, floor in (("face", 0.90), ("hand", 0.85)):
-        ours = np.mean(stats[(cls, "inst:ours-whole")])
-        rect_rule = np.mean(stats[(cls, "inst:rectangle")])
-        assert ours >= floor and ours >= rect_rule + 0.10, (cls, ours, rect_rule)
+    result = run(DATA, seeds=1, sources=["celebamask_hq", "hand_over_face", "egohands"])
+    stats = result["iou"]
+    floors = {"celebamask_hq": 0.95, "egohands": 0.87, "hand_over_face": 0.78}  # ours / oracle
+    for (source, cls, col), values in stats.items():
+        if col != "ours-whole":
+            continue
+        for path in ("whole", "mosaic", "sam2"):
+            ours = np.mean(stats[(source, cls, "ours-" + path)])
+            best = np.mean(stats[(source, cls, "oracle-" + path)])
+            assert ours >= floors[source] * best, (source, cls, path, ours, best)
+        seed_rule = np.mean(stats[(source, cls, "seed")])
+        assert np.mean(values) >= seed_rule + 0.25, (source, cls, np.mean(values), seed_rule)
+    won = result["won"]
+    for cls in ("face", "hand"):
+        exact = won[(cls, "whole")]["exact"]
+        assert exact >= 0.6 * sum(won[(cls, "whole")].values()), (cls, dict(won[(cls, "whole")]))

@@ -7,21 +7,13 @@ landmark prior (`core.masks.selection`), so every backend is judged the same way
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
+
+from ..types import Candidates  # noqa: F401  (re-exported: backends return it)
 
 
 class BackendUnavailable(RuntimeError):
     """The backend cannot run here (no token, no weights, service down); the message is shown to the user."""
-
-
-@dataclass
-class Candidates:
-    per_prompt: list  # per prompt: list of bool HxW masks proposed for that instance
-    shared: list = field(default_factory=list)  # bool HxW masks any instance may take (may be split pieces)
-    scores: list = None  # optional per-prompt model scores, aligned with per_prompt
-    trusted: bool = False  # True when per_prompt[i][0] is already the final answer (no selection needed)
 
 
 class Backend:

@@ -5,5 +5,8 @@
     faces.py       a face's smooth outline, priors and offline refinement to the hairline
     refine.py      a prior -> a mask that follows the photo (the offline backend's hands)
     silhouette.py  where the person ends (selfie segmentation): certain background around a hand
-    selection.py   a backend's candidates -> each instance's mask, judged and repaired by its landmarks
+    selection.py   a backend's candidates -> each instance's mask, chosen, settled by the photo, repaired
+    judge.py       how well one candidate is one instance: parts held, cost of its pixels, a shell's colours
+    nesting.py     SAM's looser cuts of one object (a rim, a filled hull or box), recognised by their shape
+    colour.py      a per-photo colour model of one instance against its surroundings
 """

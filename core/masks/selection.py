@@ -1,39 +1,48 @@
-"""Choose each instance's mask from a backend's candidates by agreement with its landmarks.
+"""Choose each instance's mask from a backend's candidates by what its landmarks and the photo can explain.
 
-Every backend is judged the same way. A candidate (or a union of a few: a face split into skin pieces, a hand
-split into fingers) is scored against the instance's landmark prior:
+Segment Anything offers, around one face or hand, a family of nested masks: the exact one beside the object grown by
+a rim of background, its filled box, a hand with the gaps between its fingers filled, a hand with its forearm, a face
+with its neck or hair, halves and pieces (a hand split into palm and fingers), the whole person. Every backend's
+candidates are chosen among the same way, in three steps:
 
-    fit   = F1 of (share of the prior it covers, share of it inside the prior grown by a margin)
-    score = fit + W_COVER * landmark coverage - W_SPILL * share outside the expanded box
-            - W_STEAL * share of other instances' landmark points it covers
+1. Looser cuts go (`nesting`): a candidate that is another grown by an even rim, or filled to its hull or its box,
+   adds what surrounds the object, whatever else it holds.
+2. The best candidate, or union of a few (pieces that rebuild the object), by `judge.Judge.score`: among those that
+   hold the instance's parts (a hand's palm and fingers, a face's features), the tightest, where a pixel beyond
+   the landmarks' reach (an arm, a neck, hair, the next hand) or with the background's colours costs more.
+3. The photo settles the border among nested candidates (`_settle`): the shell between the choice and a nested
+   candidate is judged by a colour model learnt on both sides of it; the choice moves out when the shell looks like
+   its inside (the rest of a hand a piece missed) and in when it looks like what surrounds it.
 
-(landmark coverage: for a hand, of points along its 20 bones). The chosen mask is then repaired with what the
-landmarks prove (`Prompt.sure`, a hand's bones) when it misses part of them: a model's mask that cuts off a finger
-gets the finger back.
-
-The margin exists because a prior is drawn from landmarks (a face oval, a hand skeleton) and is thinner than the
-real thing; plain IoU with it prefers a piece of a hand over the whole hand. So a background blob, the neck, a
-whole head with hair, a hand with its arm or a face+hand merge lose to the face or hand itself, which a
-rectangle-IoU rule (the peers') does not see. When nothing fits, the prior is used and the note says so.
+The chosen mask is then repaired when it misses what the landmarks prove: a finger a model's mask cuts off gets that
+finger back, drawn at finger width where the photo's colours say hand (repair adds; it never replaces the model's
+border). When no candidate agrees with the prior at all, the prior is used and the note says so.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..backends.base import Candidates
+from ..detect.geometry import hand_scale
+from ..types import Candidates
+from .colour import ColourModel
+from .judge import Judge
+from .nesting import NESTED, holds, tightest
 from .prompts import bone_width
-from .skeleton import missing_fingers, skeleton_mask, skeleton_points
+from .skeleton import missing_fingers, skeleton_mask
 
 MIN_AGREEMENT = 0.5  # below this fit with the prior (of the best choice), the prior is used instead
-W_COVER, W_SPILL, W_STEAL = 0.25, 0.6, 0.5
-MARGIN = {"face": 0.06, "hand": 0.18}  # prior grown by this share of the instance's size before judging precision
 W_MODEL = 1e-3  # model scores only break near-ties
 MAX_PARTS = 6  # most candidates a union may join
 POOL = 16  # candidates considered for unions (best scores first)
-JUDGE_SIDE = 256  # the ROI is judged on at most this many samples a side
 STARTS = 4  # unions are grown from each of this many best candidates
-MIN_GAIN = 0.005
+MIN_GAIN = 0.005  # a union grows only by pieces that raise the score this much
+MAX_MOVES = 4  # steps the photo may move the choice along its nested candidates
+SHELL_OUT = 0.3  # the choice moves out when the shell looks this much like its inside (mean log-likelihood ratio)
+FAR_VETO = 0.5  # ... and the landmarks rule out less than this share of the shell
+PART_SLACK = 0.1  # the choice moves in to a candidate holding at most this much less of the parts
+REPAIR_BELOW = 0.5  # a finger a model's mask holds less than half of is cut off: it is added
+FINGER = 0.25  # a finger's width as a share of the hand's size: what repair draws, where the colours say hand
 FALLBACK_NOTE = "no candidate matched the landmarks; used the landmark mask"
 
 
@@ -43,67 +52,10 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union else 0.0
 
 
-class _Judge:
-    """One prompt's scoring, computed inside a region of interest (the expanded box grown by half) sampled every
-    `step` pixels (at most JUDGE_SIDE samples a side), so that scoring a hundred full-photo candidates costs
-    small crops, not photos. Areas are counted in samples; only ratios matter."""
-
-    def __init__(self, prompt, others: list, shape):
-        h, w = shape[:2]
-        x0, y0, x1, y1 = prompt.expanded_box
-        gx, gy = (x1 - x0) // 4 + 2, (y1 - y0) // 4 + 2
-        self.roi = (max(0, x0 - gx), max(0, y0 - gy), min(w, x1 + gx), min(h, y1 + gy))
-        rx, ry = self.roi[0], self.roi[1]
-        self.step = k = max(1, -(-max(self.roi[2] - rx, self.roi[3] - ry) // JUDGE_SIDE))
-        self.box = ((x0 - rx) // k, (y0 - ry) // k, -(-(x1 - rx) // k), -(-(y1 - ry) // k))
-        self.prior = self._crop(prompt.prior)
-        self.prior_area = max(int(self.prior.sum()), 1)
-        size = max(x1 - x0, y1 - y0) / 1.5  # the detection's size (boxes are expanded 1.5x by default)
-        r = max(1, int(round(MARGIN.get(prompt.detection.kind, 0.1) * size / k)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        self.grown = cv2.dilate(self.prior.astype(np.uint8), kernel) > 0
-        det = prompt.detection
-        # A hand is judged on its bones (points along them), not only its 21 joints: a candidate that cuts off a
-        # finger between its joints loses this share.
-        self.own = self._points(skeleton_points(det.landmarks) if len(det.landmarks) == 21 else det.landmarks)
-        self.others = self._points(np.concatenate([o for o in others if len(o)], 0) if any(len(o) for o in others)
-                                   else np.zeros((0, 2)))
-
-    def _crop(self, m):
-        x0, y0, x1, y1 = self.roi
-        return m[y0:y1:self.step, x0:x1:self.step]
-
-    def _points(self, pts) -> tuple:
-        """(rows, cols) in the sampled ROI of the points that fall inside it."""
-        pts = np.asarray(pts, np.float64).reshape(-1, 2) - [self.roi[0], self.roi[1]]
-        pts = np.floor(pts / self.step).astype(int)
-        h, w = self.prior.shape
-        keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
-        return pts[keep, 1], pts[keep, 0]
-
-    def view(self, mask: np.ndarray) -> tuple:
-        """(sampled crop of the candidate, its estimated area outside the ROI, in samples)."""
-        crop = self._crop(mask)
-        return crop, max(0.0, mask.sum() / self.step ** 2 - crop.sum())
-
-    def score(self, crop: np.ndarray, outside: float) -> tuple:
-        """(score, fit with the prior) of a candidate given by its ROI crop and its area outside the ROI."""
-        area = crop.sum() + outside
-        if area <= 0:
-            return -1.0, 0.0
-        recall = np.logical_and(crop, self.prior).sum() / self.prior_area
-        precision = np.logical_and(crop, self.grown).sum() / area
-        agree = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
-        bx0, by0, bx1, by1 = self.box
-        spill = 1.0 - crop[by0:by1, bx0:bx1].sum() / area
-        cover = crop[self.own].mean() if len(self.own[0]) else 0.0
-        steal = crop[self.others].mean() if len(self.others[0]) else 0.0
-        return float(agree + W_COVER * cover - W_SPILL * spill - W_STEAL * steal), float(agree)
-
-
-def choose(prompts: list, cands: Candidates) -> list:
-    """Per prompt: (mask, note). Picks the best candidate or union of candidates by agreement with the landmarks;
-    falls back to the prior (note says so) when no candidate agrees."""
+def choose(prompts: list, cands: Candidates, image: np.ndarray | None = None) -> list:
+    """Per prompt: (mask, note). Picks the candidate or union of candidates that best holds that instance and
+    nothing else, judged by its landmarks and, given the photo, its colours; falls back to the prior (note says so)
+    when no candidate agrees with the landmarks."""
     if not prompts:
         return []
     shape = prompts[0].prior.shape
@@ -117,22 +69,20 @@ def choose(prompts: list, cands: Candidates) -> list:
             else []
         options = [(m, float(scores[k]) if k < len(scores) else 0.0) for k, m in enumerate(own)]
         options += [(m, 0.0) for m in cands.shared]
-        others = [p.positive_points for p in prompts if p is not prompt]
-        mask, agree = best_mask(prompt, options, others, shape)
+        judge = Judge(prompt, [p for p in prompts if p is not prompt], shape, image)
+        mask, agree = best_mask(judge, options, shape)
         if mask is None or agree < MIN_AGREEMENT:
             out.append((prompt.prior.copy(), FALLBACK_NOTE))
         else:
-            out.append((repair(prompt, mask), ""))
+            out.append((repair(prompt, mask, image, judge.colour), ""))
     return out
 
 
-REPAIR_BELOW = 0.5  # a finger a model's mask holds less than half of is cut off: its bones are added
-
-
-def repair(prompt, mask: np.ndarray) -> np.ndarray:
-    """The mask with the fingers it cuts off added back (a hand's bones from `Prompt.sure`), or a face's features
-    when it misses half of them. What the mask holds is left as it is: the model's border is finer than drawn
-    bones."""
+def repair(prompt, mask: np.ndarray, image: np.ndarray | None = None, colour: ColourModel | None = None) -> np.ndarray:
+    """The mask with the fingers it cuts off added back, or a face's features when it misses half of them. A
+    missing finger is its bones (`Prompt.sure`) and, given the photo's colours, the finger's width around them
+    where the colours say hand. What the mask holds is left as it is: the model's border is finer than anything
+    drawn, and repair only adds."""
     if prompt.sure is None:
         return mask
     if prompt.detection.kind == "face":  # a face's features: all of them, when the mask misses much of them
@@ -140,17 +90,25 @@ def repair(prompt, mask: np.ndarray) -> np.ndarray:
         return mask if held >= REPAIR_BELOW else mask | prompt.sure
     if len(prompt.detection.landmarks) != 21:
         return mask
-    missing = missing_fingers(mask, prompt.detection.landmarks, REPAIR_BELOW)
+    pts = prompt.detection.landmarks
+    missing = missing_fingers(mask, pts, REPAIR_BELOW)
     if not missing:
         return mask
-    reach = skeleton_mask(prompt.detection.landmarks, mask.shape, 4.0 * bone_width(prompt.detection), missing)
-    return mask | (prompt.sure & reach)
+    added = prompt.sure & skeleton_mask(pts, mask.shape, 4.0 * bone_width(prompt.detection), missing)
+    if image is not None and colour is not None and colour.ready:
+        finger = skeleton_mask(pts, mask.shape, max(FINGER * hand_scale(pts), 1.0), missing)
+        if prompt.limit is not None:
+            finger &= prompt.limit
+        x, y, w, h = cv2.boundingRect(finger.astype(np.uint8))
+        if w and h:
+            box = (slice(y, y + h), slice(x, x + w))
+            added[box] |= finger[box] & (colour.evidence(image[box]) > 0)
+    return mask | added
 
 
-def best_mask(prompt, options: list, others: list, shape) -> tuple:
-    """(mask, fit with the prior) of the best single candidate or greedy union; (None, 0) if none overlaps.
-    `options`: [(bool mask, model score)]."""
-    judge = _Judge(prompt, others, shape)
+def best_mask(judge: Judge, options: list, shape) -> tuple:
+    """(mask, fit with the prior) of the best single candidate or greedy union, settled by the photo; (None, 0) if
+    none overlaps the instance. `options`: [(bool mask, model score)]."""
     views = []
     for m, model_score in options:
         if m is None or m.shape != tuple(shape[:2]):
@@ -162,24 +120,27 @@ def best_mask(prompt, options: list, others: list, shape) -> tuple:
         views.append((s + W_MODEL * model_score, agree, crop, outside, m))
     if not views:
         return None, 0.0
+    views = [views[k] for k in tightest([v[2] for v in views])]
     views.sort(key=lambda v: -v[0])
     pool = views[:POOL]
-    # Greedy unions grown from each of the best few starts (the best single candidate may be a hand with its
-    # arm, while two pieces together are the hand): add the piece that raises the score most, while any does.
+    # Greedy unions grown from each of the best few starts (the best single candidate may be a piece of the hand,
+    # while two pieces together are the hand): add the piece that raises the score most, while any does.
     best_s, best_agree, parts = pool[0][0], pool[0][1], [0]
     for start in range(min(STARTS, len(pool))):
         s, agree, chosen = _grow(judge, pool, start)
         if s > best_s + 1e-9:
             best_s, best_agree, parts = s, agree, chosen
     if len(parts) == 1:
-        return pool[parts[0]][4], best_agree
-    mask = np.zeros(shape[:2], bool)
-    for k in parts:
-        mask |= pool[k][4]
-    return mask, best_agree
+        crop, outside, mask = pool[parts[0]][2], pool[parts[0]][3], pool[parts[0]][4]
+    else:
+        mask = np.zeros(shape[:2], bool)
+        for k in parts:
+            mask |= pool[k][4]
+        crop, outside = judge.view(mask)
+    return _settle(judge, views, crop, outside, mask, best_agree)
 
 
-def _grow(judge, pool: list, start: int) -> tuple:
+def _grow(judge: Judge, pool: list, start: int) -> tuple:
     cur_s, cur_agree, cur, cur_out, _ = pool[start]
     parts = [start]
     while len(parts) < MAX_PARTS:
@@ -196,6 +157,33 @@ def _grow(judge, pool: list, start: int) -> tuple:
         parts.append(k)
         cur, cur_out = cur | pool[k][2], cur_out + pool[k][3]
     return cur_s, cur_agree, parts
+
+
+def _settle(judge: Judge, views: list, crop, outside, mask, agree) -> tuple:
+    """Let the photo move the choice along the nested candidates around it: out to a larger one when the shell
+    between them looks like the choice's inside (the rest of a hand a piece missed) and the landmarks do not rule
+    the shell out; in to a smaller one when the shell looks like what surrounds it and the smaller still holds the
+    parts, not counting parts whose points lie where the shell looks like the outside (a finger MediaPipe guessed
+    under the other hand was never there). The strongest move first, a few at most."""
+    if judge.rgb is None:
+        return mask, agree
+    for _ in range(MAX_MOVES):
+        area = crop.sum() + outside
+        move, strength = None, 0.0
+        for _, v_agree, v_crop, v_out, v_mask in views:
+            v_area = v_crop.sum() + v_out
+            if v_area > (1 + NESTED) * area and holds(v_crop, crop):
+                ev, far, _ = judge.shell(crop, v_crop)
+                if ev - SHELL_OUT > strength and far < FAR_VETO and v_out <= 0.5 * (v_area - area):
+                    move, strength = (v_crop, v_out, v_mask, v_agree), ev - SHELL_OUT
+            elif v_area < (1 - NESTED) * area and holds(crop, v_crop):
+                ev, _, unlike = judge.shell(v_crop, crop)
+                if -ev > strength and judge.cover(v_crop, unlike) >= judge.cover(crop, unlike) - PART_SLACK:
+                    move, strength = (v_crop, v_out, v_mask, v_agree), -ev
+        if move is None:
+            break
+        crop, outside, mask, agree = move
+    return mask, agree
 
 
 def rectangle_choice(prompt, options: list) -> np.ndarray:

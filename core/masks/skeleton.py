@@ -20,6 +20,25 @@ def skeleton_points(landmarks: np.ndarray, per_bone: int = 10) -> np.ndarray:
     return _along(landmarks, BONES, per_bone)
 
 
+TIPS = (4, 8, 12, 16, 20)
+
+
+def part_points(landmarks: np.ndarray, bones, per_bone: int = 10, trim: float = 0.0) -> np.ndarray:
+    """Points evenly spaced along some of the bones (a finger, the palm); with `trim`, that share of a bone is left
+    out at a fingertip and at the wrist, where a landmark may sit on the outline or past it."""
+    pts = np.asarray(landmarks, np.float64)
+    t = (np.arange(per_bone) + 0.5) / per_bone
+    out = []
+    for a, b in bones:
+        keep = np.ones(per_bone, bool)
+        if b in TIPS:
+            keep &= t <= 1 - trim
+        if a == 0:
+            keep &= t >= trim
+        out.append(pts[a] + t[keep, None] * (pts[b] - pts[a]))
+    return np.concatenate(out, 0)
+
+
 def skeleton_coverage(mask: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = None) -> float | None:
     """Share of the skeleton's points inside `mask`. With `within` (e.g. a labelled hand mask), only points that
     lie in `within` count (bones the label agrees are hand). Points outside the photo do not count; None when

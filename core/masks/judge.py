@@ -1,0 +1,156 @@
+"""How well one candidate mask is one instance: what its landmarks prove it must hold, what it costs, and whether the
+shell between two nested candidates is more of the instance or what surrounds it.
+
+A candidate is judged inside a region of interest (the expanded box grown by half) sampled every `step` pixels
+(at most JUDGE_SIDE samples a side), so judging a hundred full-photo candidates costs small crops, not photos.
+
+    score = W_COVER * parts held - W_AREA * cost of its samples - W_STEAL * share of others' landmarks it holds
+
+Parts: a hand's palm and its five fingers (points along their bones, from the 21 landmarks), a face's features; a
+part counts as whole from HELD of its points on, and the last stretch of a bone at a fingertip or the wrist is left
+out (TRIM): there the landmark sits on the outline, and a model's exact mask must not lose a part to a rim for a
+point a pixel outside it. Cost: every sample a candidate holds costs one, so among candidates that hold the parts
+the tightest wins; beyond the prior grown by a margin, past a hand's wrist or on another instance's prior (a neck,
+an arm, the next hand) a sample costs W_FAR; and more where this instance's colour model says background. A hand in
+front of a face may hold the face's place and features.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .colour import ColourModel
+from .skeleton import FINGER_CHAINS, part_points
+
+MARGIN = {"face": 0.06, "hand": 0.18}  # beyond the prior grown by this share of the instance's size: not it
+JUDGE_SIDE = 256  # the ROI is judged on at most this many samples a side
+W_COVER = 3.0  # holding every part of the instance
+W_AREA = 0.5  # per prior's area of samples held (at cost one each)
+W_FAR = 1.5  # cost of a sample beyond the grown prior, past the wrist, on another's prior or outside the ROI
+W_UNLIKE = 1.0  # extra cost of a sample whose colour says background, at the colour model's clip
+W_STEAL = 0.5  # holding every landmark point of the other instances
+HELD = 0.9  # a part this much of whose points a mask holds is whole
+TRIM = 0.3  # share of a fingertip's or a wrist's bone, next to the landmark, that no mask is asked to hold
+# A hand's parts: its palm (the bones from the wrist to the knuckles) and each finger (the bones past its knuckle).
+HAND_PARTS = (((0, 1), (0, 5), (0, 9), (0, 13), (0, 17)),) + tuple(
+    tuple(zip(chain[1:], chain[2:])) for chain in FINGER_CHAINS)
+_NEAR = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))  # a shell is compared with what lies 4 samples off
+
+
+class Judge:
+    """One prompt's judge: `view` a candidate, then `score` it, `cover` its parts, or test a `shell`."""
+
+    def __init__(self, prompt, others: list, shape, image: np.ndarray | None = None):
+        h, w = shape[:2]
+        x0, y0, x1, y1 = prompt.expanded_box
+        gx, gy = (x1 - x0) // 4 + 2, (y1 - y0) // 4 + 2
+        self.roi = (max(0, x0 - gx), max(0, y0 - gy), min(w, x1 + gx), min(h, y1 + gy))
+        rx, ry = self.roi[0], self.roi[1]
+        self.step = k = max(1, -(-max(self.roi[2] - rx, self.roi[3] - ry) // JUDGE_SIDE))
+        self.prior = self.crop(prompt.prior)
+        self.prior_area = max(int(self.prior.sum()), 1)
+        det = prompt.detection
+        size = max(x1 - x0, y1 - y0) / 1.5  # the detection's size (boxes are expanded 1.5x by default)
+        r = max(1, int(round(MARGIN.get(det.kind, 0.1) * size / k)))
+        self.grown = cv2.dilate(self.prior.astype(np.uint8),
+                                cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+        if det.kind == "hand" and len(det.landmarks) == 21:
+            parts = [self._points(part_points(det.landmarks, bones, trim=TRIM)) for bones in HAND_PARTS]
+        elif prompt.sure is not None and self.crop(prompt.sure).any():
+            parts = [np.nonzero(self.crop(prompt.sure))]
+        else:
+            parts = [self._points(det.landmarks)]
+        self.parts = [p for p in parts if len(p[0])]
+        # Whose place this is not: every other instance's, but a hand in front of a face may cover the face.
+        rivals = [o for o in others if not (det.kind == "hand" and o.detection.kind == "face")]
+        points = [o.positive_points for o in rivals if len(o.positive_points)]
+        self.others = self._points(np.concatenate(points, 0) if points else np.zeros((0, 2)))
+        cost = np.where(self.grown, 1.0, W_FAR).astype(np.float32)
+        if prompt.limit is not None:
+            cost[~self.crop(prompt.limit)] = W_FAR
+        for o in rivals:
+            cost[self.crop(o.prior) & ~self.prior] = W_FAR
+        self.colour, self.rgb = None, None
+        if image is not None:
+            self.rgb = self.crop(image)
+            # The instance's colours from what its landmarks prove (a hand's bones; a face's core, as its features
+            # alone are few and not skin), the surroundings' from where no instance's prior reaches.
+            sure = self.crop(prompt.sure) if prompt.sure is not None else np.zeros_like(self.prior)
+            inside = sure if det.kind == "hand" else _core(self.prior)
+            taken = self.grown.copy()
+            for o in others:
+                taken |= self.crop(o.prior)
+            self.colour = ColourModel(self.rgb, inside & self.prior, ~taken)
+            cost += W_UNLIKE * np.clip(-self.colour.evidence(self.rgb), 0, None) / 2.0
+        self.cost = cost
+
+    def crop(self, m: np.ndarray) -> np.ndarray:
+        """A photo-sized array sampled on the ROI."""
+        x0, y0, x1, y1 = self.roi
+        return m[y0:y1:self.step, x0:x1:self.step]
+
+    def _points(self, pts) -> tuple:
+        """(rows, cols) in the sampled ROI of the points that fall inside it."""
+        pts = np.asarray(pts, np.float64).reshape(-1, 2) - [self.roi[0], self.roi[1]]
+        pts = np.floor(pts / self.step).astype(int)
+        h, w = self.prior.shape
+        keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        return pts[keep, 1], pts[keep, 0]
+
+    def view(self, mask: np.ndarray) -> tuple:
+        """(sampled crop of the candidate, its estimated area outside the ROI, in samples)."""
+        crop = self.crop(mask)
+        return crop, max(0.0, mask.sum() / self.step ** 2 - crop.sum())
+
+    def cover(self, crop: np.ndarray, ignore: np.ndarray | None = None) -> float:
+        """How much of the instance's parts a candidate holds (each whole from HELD of its points on); points where
+        `ignore` is set do not count."""
+        held = []
+        for p in self.parts:
+            pts = p if ignore is None else (p[0][~ignore[p]], p[1][~ignore[p]])
+            if len(pts[0]):
+                held.append(min(1.0, crop[pts].mean() / HELD))
+        return float(np.mean(held)) if held else 1.0
+
+    def score(self, crop: np.ndarray, outside: float) -> tuple:
+        """(score, fit with the prior) of a candidate given by its ROI crop and its area outside the ROI. The fit (F1
+        of the prior's share it covers and its share inside the grown prior) says whether it is this instance at
+        all."""
+        area = crop.sum() + outside
+        if area <= 0:
+            return -1.0, 0.0
+        recall = np.logical_and(crop, self.prior).sum() / self.prior_area
+        precision = np.logical_and(crop, self.grown).sum() / area
+        agree = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
+        steal = crop[self.others].mean() if len(self.others[0]) else 0.0
+        cost = (float(self.cost[crop].sum()) + W_FAR * outside) / self.prior_area
+        return float(W_COVER * self.cover(crop) - W_AREA * cost - W_STEAL * steal), float(agree)
+
+    def shell(self, small: np.ndarray, big: np.ndarray) -> tuple:
+        """(evidence, far, unlike) for the shell between two nested candidates (`big` minus `small`).
+
+        evidence: the shell next to `small`, judged by a colour model learnt on the spot from the inside of `small`
+        next to it and the outside of `big` next to it (mean log-likelihood ratio: > 0 like the object, < 0 like
+        what surrounds it; a model learnt at a border speaks for what lies near it). far: the share of the shell
+        the landmarks rule out (beyond the grown prior, past the wrist, another's place). unlike: where in the
+        whole shell the colours side with the outside."""
+        shell = big & ~small
+        none = np.zeros_like(shell)
+        if self.rgb is None or shell.sum() < 4:
+            return 0.0, 0.0, none
+        far = float((self.cost[shell] >= W_FAR).mean())
+        close = shell & (cv2.dilate(small.astype(np.uint8), _NEAR) > 0)
+        if close.sum() < 4:
+            return 0.0, far, none
+        near = cv2.dilate(close.astype(np.uint8), _NEAR) > 0
+        model = ColourModel(self.rgb, small & near, near & ~big)
+        if not model.ready:
+            return 0.0, far, none
+        llr = model.evidence(self.rgb)
+        return float(llr[close].mean()), far, shell & (llr <= 0)
+
+
+def _core(prior: np.ndarray) -> np.ndarray:
+    """The prior without its outer fifth: inside the object whatever the prior's border gets wrong."""
+    r = max(1, int(round(0.2 * np.sqrt(prior.sum() / np.pi))))
+    return cv2.erode(prior.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) > 0
