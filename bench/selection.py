@@ -142,6 +142,7 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
     """{(source, class, column): [IoU per detected instance x seed]} and {(class, path): Counter of what won}."""
     stats = defaultdict(list)
     won = defaultdict(Counter)
+    ms = defaultdict(list)  # path -> ms per photo to choose every instance's mask
     for s in samples(data_dir, sources):
         if not any(c in s.masks for c in ("face", "hand")):
             continue
@@ -162,12 +163,16 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
             mosaic = mosaic_candidates(rgb, prompts, regions, seed)
             sam2, sam2_scores = sam2_candidates(rgb, prompts, truth_of, seed)
             named = {"whole": [whole] * len(prompts), "mosaic": mosaic, "sam2": sam2}
-            chosen = {
-                "whole": _ours(prompts, Candidates(per_prompt=[[] for _ in prompts], shared=[m for _, m in whole]), rgb),
-                "mosaic": _ours(prompts, Candidates(per_prompt=[[m for _, m in c] for c in mosaic]), rgb),
-                "sam2": _ours(prompts, Candidates(per_prompt=[[m for _, m in c] for c in sam2], scores=sam2_scores),
-                              rgb),
+            cands = {
+                "whole": Candidates(per_prompt=[[] for _ in prompts], shared=[m for _, m in whole]),
+                "mosaic": Candidates(per_prompt=[[m for _, m in c] for c in mosaic]),
+                "sam2": Candidates(per_prompt=[[m for _, m in c] for c in sam2], scores=sam2_scores),
             }
+            chosen = {}
+            for path, c in cands.items():
+                t0 = time.perf_counter()
+                chosen[path] = _ours(prompts, c, rgb)
+                ms[path].append(1000 * (time.perf_counter() - t0))
             for i, p in enumerate(prompts):
                 cls = p.detection.kind
                 if truth[cls] is None:
@@ -183,7 +188,7 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
                 seed_rule = rectangle_choice(p, [m for _, m in whole]) if whole else p.prior
                 stats[(s.source, cls, "seed")].append(iou(seed_rule, g))
                 stats[(s.source, cls, "prior")].append(iou(p.prior, g))
-    return {"iou": stats, "won": won}
+    return {"iou": stats, "won": won, "ms": ms}
 
 
 def _ours(prompts, cands, rgb) -> list:
@@ -194,6 +199,8 @@ def _ours(prompts, cands, rgb) -> list:
 
 def print_table(result: dict) -> None:
     stats, won = result["iou"], result["won"]
+    print("choosing, ms per photo (median / max): " + ", ".join(
+        f"{p} {np.median(v):.0f} / {np.max(v):.0f}" for p, v in result["ms"].items() if v))
     cols = ["seed", "prior"] + [f"{k}-{p}" for p in PATHS for k in ("ours", "oracle")]
     print("mean IoU per detected instance (x seeds), with the true instance its prior overlaps most")
     print(f"  {'source':15} {'class':5} {'n':>4} " + " ".join(f"{c:>13}" for c in cols)

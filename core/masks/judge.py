@@ -97,10 +97,12 @@ class Judge:
         keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
         return pts[keep, 1], pts[keep, 0]
 
-    def view(self, mask: np.ndarray) -> tuple:
-        """(sampled crop of the candidate, its estimated area outside the ROI, in samples)."""
+    def view(self, mask: np.ndarray, area: int | None = None) -> tuple:
+        """(sampled crop of the candidate, its estimated area outside the ROI, in samples). `area`: the mask's
+        pixel count, when known (a shared candidate is viewed by every instance)."""
         crop = self.crop(mask)
-        return crop, max(0.0, mask.sum() / self.step ** 2 - crop.sum())
+        area = mask.sum() if area is None else area
+        return crop, max(0.0, area / self.step ** 2 - crop.sum())
 
     def cover(self, crop: np.ndarray, ignore: np.ndarray | None = None) -> float:
         """How much of the instance's parts a candidate holds (each whole from HELD of its points on); points where

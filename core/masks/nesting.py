@@ -26,43 +26,70 @@ def holds(big: np.ndarray, small: np.ndarray) -> bool:
     return (small & ~big).sum() <= NESTED * small.sum()
 
 
-def is_rim(small: np.ndarray, big: np.ndarray) -> bool:
+class Shape:
+    """One candidate (a bool crop) with what its looser cuts are measured against, computed once when asked."""
+
+    def __init__(self, mask: np.ndarray):
+        self.mask = mask
+        self.area = int(mask.sum())
+        self._dist = self._hull = self._box = None
+
+    @property
+    def dist(self) -> np.ndarray:
+        """Distance of every pixel from the mask."""
+        if self._dist is None:
+            self._dist = cv2.distanceTransform((~self.mask).astype(np.uint8), cv2.DIST_L2, 3)
+        return self._dist
+
+    @property
+    def hull(self) -> np.ndarray:
+        """The mask's convex hull, filled (a hand with the gaps between its spread fingers filled)."""
+        if self._hull is None:
+            contours, _ = cv2.findContours(self.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            hull = np.zeros(self.mask.shape, np.uint8)
+            if contours:
+                cv2.fillPoly(hull, [cv2.convexHull(np.concatenate(contours))], 1)
+            self._hull = hull > 0
+        return self._hull
+
+    @property
+    def box(self) -> np.ndarray:
+        """The mask's bounding box, filled."""
+        if self._box is None:
+            x, y, w, h = cv2.boundingRect(self.mask.astype(np.uint8))
+            self._box = np.zeros(self.mask.shape, bool)
+            self._box[y:y + h, x:x + w] = True
+        return self._box
+
+
+def is_rim(small: Shape, big: np.ndarray) -> bool:
     """Whether `big` is `small` grown by a band of about even width all around."""
-    shell = big & ~small
+    shell = big & ~small.mask
     if shell.sum() < 4:
         return False
-    dist = cv2.distanceTransform((~small).astype(np.uint8), cv2.DIST_L2, 3)
-    width = float(np.percentile(dist[shell], 90))
-    ring = (dist > 0) & (dist <= RIM_RING * width)
+    width = float(np.percentile(small.dist[shell], 90))
+    ring = (small.dist > 0) & (small.dist <= RIM_RING * width)
     ring[0, :] = ring[-1, :] = ring[:, 0] = ring[:, -1] = False  # the crop's border: nothing to see beyond it
     return bool(ring.any()) and (big & ring).sum() >= RIM_HELD * ring.sum()
 
 
-def fills(small: np.ndarray, big: np.ndarray) -> bool:
+def fills(small: Shape, big: np.ndarray) -> bool:
     """Whether `big` is `small` with its outline straightened: its convex hull or its bounding box, filled."""
-    pts = cv2.findNonZero(small.astype(np.uint8))
-    if pts is None:
-        return False
-    hull = np.zeros(small.shape, np.uint8)
-    cv2.fillPoly(hull, [cv2.convexHull(pts)], 1)
-    x, y, w, h = cv2.boundingRect(pts)
-    box = np.zeros(small.shape, bool)
-    box[y:y + h, x:x + w] = True
-    return _iou(big, hull > 0) >= FILLED or _iou(big, box) >= FILLED
+    return _iou(big, small.hull) >= FILLED or _iou(big, small.box) >= FILLED
 
 
-def looser_cut(small: np.ndarray, big: np.ndarray) -> bool:
+def looser_cut(small: Shape, big: np.ndarray) -> bool:
     """Whether `big` is `small` cut more loosely: grown by an even rim, or filled to its hull or its box."""
-    return holds(big, small) and (is_rim(small, big) or fills(small, big))
+    return holds(big, small.mask) and (is_rim(small, big) or fills(small, big))
 
 
 def tightest(crops: list) -> list:
     """Indices of the candidates (bool crops) that are no looser cut of another candidate; all of them when every
     one is (nothing is left out of a choice for it)."""
-    areas = [int(c.sum()) for c in crops]
-    keep = [i for i, c in enumerate(crops)
-            if not any(j != i and SMALLEST * areas[i] <= areas[j] < (1 - NESTED) * areas[i]
-                       and looser_cut(crops[j], c) for j in range(len(crops)))]
+    shapes = [Shape(c) for c in crops]
+    keep = [i for i, big in enumerate(shapes)
+            if not any(j != i and SMALLEST * big.area <= small.area < (1 - NESTED) * big.area
+                       and looser_cut(small, big.mask) for j, small in enumerate(shapes))]
     return keep or list(range(len(crops)))
 
 

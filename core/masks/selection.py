@@ -59,6 +59,7 @@ def choose(prompts: list, cands: Candidates, image: np.ndarray | None = None) ->
     if not prompts:
         return []
     shape = prompts[0].prior.shape
+    shared = [(m, 0.0, int(m.sum())) for m in cands.shared if m is not None and m.shape == tuple(shape[:2])]
     out = []
     for i, prompt in enumerate(prompts):
         own = list(cands.per_prompt[i]) if i < len(cands.per_prompt) else []
@@ -67,8 +68,7 @@ def choose(prompts: list, cands: Candidates, image: np.ndarray | None = None) ->
             continue
         scores = list(cands.scores[i]) if cands.scores and i < len(cands.scores) and cands.scores[i] is not None \
             else []
-        options = [(m, float(scores[k]) if k < len(scores) else 0.0) for k, m in enumerate(own)]
-        options += [(m, 0.0) for m in cands.shared]
+        options = [(m, float(scores[k]) if k < len(scores) else 0.0) for k, m in enumerate(own)] + shared
         judge = Judge(prompt, [p for p in prompts if p is not prompt], shape, image)
         mask, agree = best_mask(judge, options, shape)
         if mask is None or agree < MIN_AGREEMENT:
@@ -108,12 +108,12 @@ def repair(prompt, mask: np.ndarray, image: np.ndarray | None = None, colour: Co
 
 def best_mask(judge: Judge, options: list, shape) -> tuple:
     """(mask, fit with the prior) of the best single candidate or greedy union, settled by the photo; (None, 0) if
-    none overlaps the instance. `options`: [(bool mask, model score)]."""
+    none overlaps the instance. `options`: [(bool mask, model score)] or [(bool mask, model score, pixel count)]."""
     views = []
-    for m, model_score in options:
+    for m, model_score, *area in options:
         if m is None or m.shape != tuple(shape[:2]):
             continue
-        crop, outside = judge.view(m)
+        crop, outside = judge.view(m, *area)
         if not np.logical_and(crop, judge.prior).any():
             continue  # touches nothing of this instance
         s, agree = judge.score(crop, outside)
