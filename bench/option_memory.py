@@ -6,7 +6,8 @@ Each confidence the Hands graphs do not have yet costs new graphs (`core/detect/
 run the same 30 values (the 0.05 grid from 0.1 to 0.9 and odd values between, in a fixed mixed order) after two
 default requests: one with glibc's malloc arenas capped at 2 (as `app.py` does), one with glibc's default (the CLI
 and library callers). Prints per value the Hands threshold it maps to, the graphs and threads alive, and RSS growth
-over the warmed-up process; the last lines give the final and the peak growth. The target is under 400 MB.
+over the warmed-up process; the last lines give the final and the peak growth. The target is under 200 MB (arenas
+2, as the served app runs).
 """
 from __future__ import annotations
 
