@@ -145,6 +145,23 @@ def test_long_thin_image(client, tmp_path):
     assert (doc["width"], doc["height"]) == (4000, 10)
 
 
+@pytest.mark.parametrize("w,h", [(8, 20000), (20000, 8), (20000, 50), (16384, 8)])
+def test_photos_thinner_than_webp_allows_are_shown_smaller_and_said_so(client, tmp_path, w, h):
+    """Gradio sends the shown overlay as WebP (16383 px a side at most): these photos answered "Could not
+    postprocess output component at index 0 ... encoding error 5: Image size exceeds WebP limit", with pixel
+    values. The overlay is shown smaller, the status says so, and the downloads keep the photo's size."""
+    Image.new("RGB", (w, h), (90, 90, 90)).save(tmp_path / "thin.png")
+    annotated, status, files = ask(client, tmp_path / "thin.png")
+    with Image.open(annotated["image"]) as shown:
+        assert max(shown.size) <= 16383 and (shown.size[0] < shown.size[1]) == (w < h), shown.size
+        said = f"The photo is shown at {shown.size[0]}x{shown.size[1]} px"
+    assert said in status and f"the downloads keep its {w}x{h}." in status, status
+    doc, _ = outputs(files)
+    assert (doc["width"], doc["height"]) == (w, h)
+    with Image.open(next(f for f in files if f.endswith("_annotated.png"))) as png:
+        assert png.size == (w, h)
+
+
 def test_sixteen_bit_pngs(client, tmp_path):
     import cv2
 

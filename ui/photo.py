@@ -28,7 +28,7 @@ from core.edits import MAX_HINTS, Edits, apply_removals, same_instance
 from core.effects import STYLES, anonymise
 from core.export import safe_name, write_downloads
 from core.loading import MAX_SIDE
-from core.render import label_colour, preview
+from core.render import WEBP_MAX_SIDE, label_colour, preview
 from core.status import caller_status, owner_notes, visitor_status
 
 from .files import EXAMPLES_DIR, PHOTO_DOWNLOADS, PhotoInput
@@ -325,9 +325,20 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
     cutouts = [(str(folder / "cutouts" / f"{safe_name(inst.label)}.png"), inst.label) for inst in result.instances]
     cutouts = [(path, label) for path, label in cutouts if Path(path).exists()]
-    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=token_tip)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
+    did = _join(did, _shown_smaller(result.image, shown[0]))
+    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=token_tip)
     return shown, status, files, details, cutouts, hidden
+
+
+def _shown_smaller(image: np.ndarray, shown: np.ndarray) -> str:
+    """One sentence when the shown overlay was downscaled to fit WebP's side limit (a very long, thin photo); ""
+    otherwise (the usual 1 MP overlay of a large photo needs no word: the downloads are full size)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= WEBP_MAX_SIDE:
+        return ""
+    return (f"The photo is shown at {shown.shape[1]}x{shown.shape[0]} px (an image on the page may be at most "
+            f"{WEBP_MAX_SIDE:,} px a side); the downloads keep its {w}x{h}.")
 
 
 def _lost(request, image, then: str) -> str:
