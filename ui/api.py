@@ -23,6 +23,7 @@ from core.export import safe_name
 
 from . import photo
 from .files import PhotoInput
+from .inputs import OpenDropdown, OpenNumber
 
 log = logging.getLogger("app")
 _answer: gr.Textbox | None = None  # the endpoint's output, whose cache the answer's files go to
@@ -105,13 +106,13 @@ def build_api() -> None:
     global _answer
     with gr.Column(visible=False):
         inputs = [PhotoInput(type="filepath", label="Photo"),
-                  gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend"),
-                  gr.Number(0.5, label="Minimum detection confidence", minimum=0.1, maximum=0.9),
-                  gr.Number(6, label="Maximum hands", minimum=1, maximum=12, precision=0),
-                  gr.Number(1.5, label="Box expansion scale", minimum=1.0, maximum=2.5),
+                  OpenDropdown(["auto"] + backends.names(), value="auto", label="Backend"),
+                  OpenNumber(0.5, label="Minimum detection confidence", minimum=0.1, maximum=0.9),
+                  OpenNumber(6, label="Maximum hands", minimum=1, maximum=12, precision=0),
+                  OpenNumber(1.5, label="Box expansion scale", minimum=1.0, maximum=2.5),
                   gr.Textbox("", label="Replicate API token"),
-                  gr.Dropdown(photo.ANONYMISE, value="off", label="Hide"),
-                  gr.Dropdown(list(STYLES), value="blur", label="Style")]
+                  OpenDropdown(photo.ANONYMISE, value="off", label="Hide"),
+                  OpenDropdown(list(STYLES), value="blur", label="Style")]
         _answer = gr.Textbox(label="JSON answer")
         run = gr.Button("Segment (API)")
     run.click(segment_photo, inputs, _answer, api_name="segment_json", show_progress="hidden")
