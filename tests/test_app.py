@@ -42,6 +42,27 @@ def test_api_needs_only_the_photo_and_names_its_outputs(client):
                                                     "Cut-outs", "Anonymised"]
 
 
+def test_api_types_agree_and_the_help_is_ours(client):
+    """view_api() showed `max_hands: float` on /segment and `int` on /segment_json, and printed Gradio's whole
+    FileData docstring as /segment_video's help."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+
+    def types(endpoint) -> dict:
+        return {p["parameter_name"]: p["python_type"]["type"] for p in api[endpoint]["parameters"]}
+
+    photo, as_json = types("/segment"), types("/segment_json")
+    assert photo == as_json, (photo, as_json)
+    assert photo["max_hands"] == "int" and photo["min_confidence"] == "float"
+    video = types("/segment_video")
+    assert video["max_hands"] == "int", video
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        client.view_api()
+    help_text = shown.getvalue()
+    assert "FileData class" not in help_text and "GradioModel" not in help_text, help_text
+    assert "up to 60 s" in help_text
+
+
 def test_readme_snippet_runs_as_written(served, tmp_path, capsys):
     """The README's gradio_client block, run with only the address and the photo's path replaced."""
     url, _, _ = served

@@ -99,6 +99,29 @@ def _url(path, root: str) -> str:
     return f"{root}/gradio_api/file={quote(str(cached))}"
 
 
+def _tools_only(get_tool_to_endpoint):
+    """Gradio's MCP server lists every public endpoint in its schema (/gradio_api/mcp/schema), the page's /segment
+    too, as a third entry `segment_photo_1` marked api_only, beside the two tools the README names; list_tools
+    already left it out. Both now see only functions that are tools (no `_mcp_type`, or "tool")."""
+
+    def tools(self) -> dict:
+        named = get_tool_to_endpoint(self)
+        return {tool: endpoint for tool, endpoint in named.items()
+                if getattr(getattr(self.get_block_fn_from_endpoint_name(endpoint), "fn", None), "_mcp_type",
+                           "tool") == "tool"}
+
+    tools.__wrapped__ = get_tool_to_endpoint
+    return tools
+
+
+try:
+    from gradio.mcp import GradioMCPServer
+except ImportError:  # no `mcp` package: no MCP server either
+    GradioMCPServer = None
+if GradioMCPServer is not None and not hasattr(GradioMCPServer.get_tool_to_endpoint, "__wrapped__"):
+    GradioMCPServer.get_tool_to_endpoint = _tools_only(GradioMCPServer.get_tool_to_endpoint)
+
+
 def build_api() -> None:
     """The MCP tool's endpoint, `/segment_json`, on hidden components (call it inside the Blocks, before the photo
     tab: Gradio names tools in the order of their endpoints, and the tool is to be `segment_photo`, not

@@ -30,20 +30,12 @@ class OpenDropdown(gr.Dropdown):
 
 
 class OpenSlider(gr.Slider):
-    """A slider; `whole=True` makes the API say `int` (as /segment_json's number does), not `float`."""
+    """(With precision=0 the API says `int`, as /segment_json's whole number does.)"""
 
     is_template = True
 
-    def __init__(self, *args, whole: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.whole = whole
-
     def preprocess(self, payload):
         return payload
-
-    def api_info(self) -> dict:
-        info = super().api_info()
-        return dict(info, type="integer") if self.whole else info
 
 
 class OpenNumber(gr.Number):

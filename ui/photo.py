@@ -476,7 +476,7 @@ def build_photo_tab() -> None:
                                           info="auto: Segment Anything 2 on Replicate with a token, else offline "
                                                "landmark masks")
                     min_conf = OpenSlider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
-                    max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", whole=True)
+                    max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", precision=0)
                     box_scale = OpenSlider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
                     token = gr.Textbox(value="", label="Replicate API token (optional, used for your requests only)",
                                        type="password", placeholder="r8_...")

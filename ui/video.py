@@ -147,7 +147,7 @@ def build_video_tab() -> None:
                     stop = gr.Button("Stop", variant="secondary", scale=1)  # stops a running clip after its frame
                 with gr.Accordion("Settings", open=False):
                     min_conf = OpenSlider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
-                    max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", whole=True)
+                    max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", precision=0)
             with gr.Column():
                 annotated = gr.Video(label="Annotated video", height=360, elem_id="video-annotated")
                 status = gr.Markdown(READY, label="Status", elem_id="video-status")
