@@ -18,8 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.data import DEFAULT_DATA
+
 REPO = Path(__file__).resolve().parent.parent
-PHOTO = REPO.parent / "shared" / "data" / "egohands" / "images" / "01.jpg"
+PHOTO = DEFAULT_DATA / "egohands" / "images" / "01.jpg"  # two people's hands; else the first example (a fresh clone)
+if not PHOTO.exists():
+    PHOTO = REPO / "examples" / "01_card_thrower_gesturing_pxhere.jpg"
 
 GRID = [round(0.1 + 0.05 * k, 2) for k in range(17)]  # 0.1 .. 0.9, 0.5 (the default) among them
 ODD = [0.11, 0.123, 0.2468, 0.29, 0.333, 0.37, 0.4444, 0.52, 0.61, 0.666, 0.71, 0.777, 0.88]
