@@ -38,6 +38,10 @@ from .sessions import IDLE, RecentSessions
 log = logging.getLogger("app")
 EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
+# Download names start with the photo's name cut to this many characters, so that the longest,
+# "<name>_anonymised.png", stays on one line on a phone (390 px): "02_woman_hand_at_neck_publicdomainpictures_
+# annotated.png" wrapped over five lines there.
+DOWNLOAD_STEM_CHARS = 16
 ANONYMISE = ["off", "faces", "hands", "all"]
 # What a click on the photo does (the SAM demo's positive and negative points), in words short enough for a phone.
 CLICK_MODES = [("Click adds", "add"), ("Click cuts", "cut")]
@@ -339,7 +343,7 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     hidden = anonymise(result, what, style) if what != "off" else None
     name = Path(session.photo).name
     with PHOTO_DOWNLOADS.new() as folder:
-        files = write_downloads(result, folder, source_name=name, anonymised=hidden)
+        files = write_downloads(result, folder, source_name=name, anonymised=hidden, stem_chars=DOWNLOAD_STEM_CHARS)
     visitor_token = bool(session.options["replicate_token"])
     owner = set(owner_notes(result, visitor_token))
     details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
