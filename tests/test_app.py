@@ -132,3 +132,13 @@ def test_owner_notes_go_to_the_server_log(served):
     _, client, log = served
     client.predict(gradio_client.handle_file(str(REPO / "tests" / "photos" / "grace_hopper.jpg")), api_name="/segment")
     assert "replicate not used: no REPLICATE_API_TOKEN set" in log.read_text()
+
+
+def test_start_up_is_quiet(served):
+    """18 lines of MediaPipe's inference_feedback_manager warnings and absl's notice came with every start."""
+    _, client, log = served
+    client.predict(gradio_client.handle_file(str(REPO / "examples" / "01_card_thrower_gesturing_pxhere.jpg")),
+                   api_name="/segment")
+    text = log.read_text()
+    assert "inference_feedback_manager" not in text and "absl::InitializeLog" not in text, text
+    assert "XNNPACK" not in text, text

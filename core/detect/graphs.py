@@ -50,6 +50,13 @@ def hands_confidence(conf: float) -> float:
 
 
 def _factory(key):
+    """A graph for `key`, opened with MediaPipe's start-up lines left out of stderr (core/native_logs.py)."""
+    from ..native_logs import opened
+
+    return opened(lambda: _make(key))
+
+
+def _make(key):
     import mediapipe as mp
 
     kind = key[0]
