@@ -15,9 +15,9 @@ import pytest
 from bench.clips import box_in_frame, example_file, load_rgb, pan_frames, pan_windows
 from core import segment, segment_video
 
-from .conftest import REPO, data_path
+from .conftest import BOX_DATA, data_path
 
-BOXES = REPO.parent / "shared" / "data_boxes"
+BOXES = BOX_DATA
 CHESS = "CHESS_COURTYARD_B_T_frame_0099"  # BlazeFace: a tracked "face" on a fist in 29 of 30 frames before the rule
 
 
