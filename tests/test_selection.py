@@ -114,7 +114,7 @@ def test_each_pixel_belongs_to_at_most_one_instance():
     assert out[1].sum() >= hand_on_face.sum()  # hands are in front of faces
 
 
-@pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA}")
+@pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA} (needs ../shared/data)")
 def test_on_shared_photos_ours_beats_the_rectangle_rule():
     """Realistic candidate sets from the shared ground truth (one draw): the benchmark's claim, kept honest."""
     from bench.selection import run
