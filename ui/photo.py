@@ -39,8 +39,8 @@ log = logging.getLogger("app")
 EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
 # Download names start with the photo's name cut to this many characters, so that the longest,
-# "<name>_anonymised.png", stays on one line on a phone (390 px): "02_woman_hand_at_neck_publicdomainpictures_
-# annotated.png" wrapped over five lines there.
+# "<name>_anonymised.png", stays on one line on a phone (390 px, where app.py's CSS gives the name the row's width):
+# "02_woman_hand_at_neck_publicdomainpictures_annotated.png" wrapped over five lines there.
 DOWNLOAD_STEM_CHARS = 16
 ANONYMISE = ["off", "faces", "hands", "all"]
 # What a click on the photo does (the SAM demo's positive and negative points), in words short enough for a phone.
@@ -474,11 +474,11 @@ def build_photo_tab() -> None:
                 with gr.Row(equal_height=True):
                     run = gr.Button("Segment", variant="primary", scale=1, min_width=120)
                     click_mode = OpenRadio(CLICK_MODES, value="add", show_label=False, container=False, scale=2,
-                                          min_width=200, elem_id="click-mode")
+                                           min_width=200, elem_id="click-mode")
                 with gr.Accordion("Settings", open=False):
                     backend = OpenDropdown(["auto"] + backends.names(), value="auto", label="Backend",
-                                          info="auto: Segment Anything 2 on Replicate with a token, else offline "
-                                               "landmark masks")
+                                           info="auto: Segment Anything 2 on Replicate with a token, else offline "
+                                                "landmark masks")
                     min_conf = OpenSlider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
                     max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", precision=0)
                     box_scale = OpenSlider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")

@@ -137,7 +137,7 @@ def build_video_tab() -> None:
         with gr.Row():
             with gr.Column():
                 video = VideoInput(label=f"Clip (up to {VIDEO_MAX_SECONDS:.0f} s)", sources=["upload"], height=360,
-                                 elem_id="video-clip")
+                                   elem_id="video-clip")
                 examples = gr.Examples(VIDEO_EXAMPLES, inputs=[video], label="Example (click to run it; CC BY 4.0, "
                                        "Intel sample videos)") if VIDEO_EXAMPLES else None
                 anonymise = AnonymiseChoice(ANONYMISE, value="off", label="Also make an anonymised video",
