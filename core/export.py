@@ -106,9 +106,10 @@ def write_downloads(result, out_dir, source_name: str = "", cutouts: bool = True
     Each starts with the photo's name (`download_stem`), so downloads from several photos stay apart: for
     "beach.jpg" `beach_annotated.png`, `beach_masks.zip` (masks/<label>.png at 0/255, cutouts/<label>.png
     transparent, result.json, coco.json), `beach_result.json`, `beach_coco.json` and, when `anonymised` (an RGB
-    image, e.g. from `core.effects.anonymise`) is given, `beach_anonymised.png`; the name is cut to `stem_chars`. The files are written under the
-    batch's names, zipped, then renamed (nothing is encoded twice). `out_dir` also keeps masks/<label>.png and, with
-    `cutouts`, cutouts/<label>.png: one transparent PNG per face and hand (none for an empty mask), for a gallery.
+    image, e.g. from `core.effects.anonymise`) is given, `beach_anonymised.png`; the name is cut to `stem_chars`.
+    The files are written under the batch's names, zipped, then renamed (nothing is encoded twice). `out_dir` also
+    keeps masks/<label>.png and, with `cutouts`, cutouts/<label>.png: one transparent PNG per face and hand (none for
+    an empty mask), for a gallery.
     """
     out = write_result(result, out_dir, source_name=source_name, cutouts=cutouts, anonymised=anonymised)
     write_coco(result, out / "coco.json", file_name=Path(source_name).name if source_name else "image.png")
