@@ -28,8 +28,17 @@ Every face and hand gets its own labelled mask: pick an example or drop in a pho
 
 
 # Download names wrap instead of being cut to "04_apollo1….png" on a phone; the photo input is shorter there, so the
-# first example is inside the first screen.
+# first example is inside the first screen. The names' column takes the width the size column does not need (Gradio's
+# fixed layout gave it 99 of 298 px on a phone), and the downloads, which are not the visitor's to remove, have no
+# remove button.
 CSS = """
+#downloads td.download { width: auto; min-width: 0; }
+@media (max-width: 480px) {
+  #downloads tr.file { flex-wrap: wrap; }
+  #downloads td.filename { flex-basis: 100%; padding-bottom: 0; }
+  #downloads td.download { margin-left: auto; padding-top: 2px; }
+}
+#downloads td:has(> .label-clear-button) { display: none; }
 #downloads .filename { flex-wrap: wrap; overflow: visible; }
 #downloads .filename .stem { white-space: normal; overflow-wrap: anywhere; min-width: 0; }
 #cutouts .grid-container { grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)) !important; }

@@ -11,8 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from .data import SHARED
+
 EXAMPLES_CANDIDATES = SHARED / "examples-candidates"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example_file(name: str) -> Path:
+    """A photo or clip of ../shared/examples-candidates, or the same file committed in examples/ as `NN_<name>` (the
+    Space's examples were chosen from the candidates): so a fresh clone has it too. The candidates' path (which may
+    not exist) when neither has it."""
+    shared = EXAMPLES_CANDIDATES / name
+    committed = [EXAMPLES / name, *sorted(EXAMPLES.glob(f"[0-9][0-9]_{name}"))]
+    return next((p for p in [shared, *committed] if p.exists()), shared)
 
 
 def load_rgb(path) -> np.ndarray:

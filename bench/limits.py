@@ -14,8 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.data import DEFAULT_DATA
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = DEFAULT_DATA
 
 
 def _crowd(megapixels: float, path: Path) -> None:

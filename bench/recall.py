@@ -47,12 +47,13 @@ import numpy as np
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from bench.data import SHARED  # noqa: E402
 from core import segment  # noqa: E402
 from core.detect.centerface import centerface_faces  # noqa: E402
 from core.detect.geometry import box_iou  # noqa: E402
 from core.loading import load_image  # noqa: E402
 
-DEFAULT_BOX_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data_boxes"
+DEFAULT_BOX_DATA = SHARED / "data_boxes"
 
 FOUND_IOU = 0.3  # box IoU that makes a prediction and a labelled box the same instance
 FOUND_COVER = 0.3  # or: share of the labelled box that the prediction's mask covers

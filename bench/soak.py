@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.data import DEFAULT_DATA
+
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+DATA = DEFAULT_DATA
 
 
 def default_photos() -> list:
@@ -209,12 +211,12 @@ def mix(url: str, pid: int, tmp: Path, videos: int = 4, webcams: int = 20, photo
     (4 at a time, each a 3 s stream) and `photos_n` photo requests (4 callers); then `settle_s` of quiet."""
     from gradio_client import Client, handle_file
 
-    from bench.clips import EXAMPLES_CANDIDATES, load_rgb, pan_frames
+    from bench.clips import example_file, load_rgb, pan_frames
     from bench.video import webcam_round_trip
 
     clip = REPO / "examples" / "asl_walk_intel.mp4"
     photos = default_photos()
-    cam = list(pan_frames(load_rgb(EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg"), 10, size=(640, 480)))
+    cam = list(pan_frames(load_rgb(example_file("card_thrower_gesturing_pxhere.jpg")), 10, size=(640, 480)))
     ref_client = Client(url, verbose=False)
     reference = {str(p): fingerprint(ref_client.predict(handle_file(str(p)), "landmarks", 0.5, 6, 1.5, "",
                                                         api_name="/segment")) for p in photos}

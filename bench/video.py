@@ -39,16 +39,14 @@ import numpy as np
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from .clips import EXAMPLES_CANDIDATES, SHARED, frame_labels, load_rgb, pan_frames, stability, write_clip  # noqa
+from .clips import SHARED, example_file, frame_labels, load_rgb, pan_frames, stability, write_clip  # noqa
 
 
 def pan_clip_frames(n: int) -> list:
     """The benchmark clip: one face and two raised hands (CC0 photo), then an egocentric frame (two people's
     hands), each panned and zoomed for n/2 frames at 640x360."""
-    photos = [EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg", SHARED / "data/egohands/images/01.jpg"]
-    photos = [p for p in photos if p.exists()]
-    if not photos:
-        raise SystemExit("no photos for the clip (../shared/examples-candidates or ../shared/data)")
+    photos = [example_file("card_thrower_gesturing_pxhere.jpg"), SHARED / "data/egohands/images/01.jpg"]
+    photos = [p for p in photos if p.exists()]  # the first is committed in examples/ too
     per = n // len(photos)
     return [f for p in photos for f in pan_frames(load_rgb(p), per)], len(photos)
 
@@ -348,7 +346,7 @@ def main(argv=None):
         for r in rows:
             print(f"| {r['frames']} frames | {r['before_mb']:.0f} | {r['max_during_mb']:.0f} | {r['end_mb']:.0f} |")
     if not args.no_webcam:
-        cam_frames = [f for f in pan_frames(load_rgb(EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg"),
+        cam_frames = [f for f in pan_frames(load_rgb(example_file("card_thrower_gesturing_pxhere.jpg")),
                                             30, size=(640, 480))]
         w = webcam_round_trip(cam_frames)
         print("\n| webcam through Gradio (127.0.0.1, 640x480 JPEG, closed loop) | frames | frames/s | median ms "

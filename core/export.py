@@ -29,10 +29,11 @@ def safe_name(label: str, default: str = "mask") -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or default
 
 
-def download_stem(source_name: str) -> str:
+def download_stem(source_name: str, max_chars: int = 80) -> str:
     """What a photo's downloads start with: 'holiday/beach 2.jpg' -> 'beach_2'; no usable name -> 'image'.
-    Kept short (80 characters), so '<stem>_annotated.png' stays a valid file name everywhere."""
-    return safe_name(Path(source_name).stem, default="image")[:80]
+    Kept short (80 characters, or `max_chars`), so '<stem>_annotated.png' stays a valid file name everywhere."""
+    stem = safe_name(Path(source_name).stem, default="image")
+    return stem if len(stem) <= max_chars else stem[:max_chars].rstrip("._-") or "image"
 
 
 def mask_png(mask: np.ndarray) -> Image.Image:
@@ -99,20 +100,21 @@ DOWNLOADS = ("annotated.png", "masks.zip", "result.json", "coco.json", "anonymis
 
 
 def write_downloads(result, out_dir, source_name: str = "", cutouts: bool = True,
-                    anonymised: np.ndarray | None = None) -> list:
+                    anonymised: np.ndarray | None = None, stem_chars: int = 80) -> list:
     """The files a visitor downloads, written into `out_dir` (use a fresh folder per photo); returns their paths.
 
     Each starts with the photo's name (`download_stem`), so downloads from several photos stay apart: for
     "beach.jpg" `beach_annotated.png`, `beach_masks.zip` (masks/<label>.png at 0/255, cutouts/<label>.png
     transparent, result.json, coco.json), `beach_result.json`, `beach_coco.json` and, when `anonymised` (an RGB
-    image, e.g. from `core.effects.anonymise`) is given, `beach_anonymised.png`. The files are written under the
-    batch's names, zipped, then renamed (nothing is encoded twice). `out_dir` also keeps masks/<label>.png and, with
-    `cutouts`, cutouts/<label>.png: one transparent PNG per face and hand (none for an empty mask), for a gallery.
+    image, e.g. from `core.effects.anonymise`) is given, `beach_anonymised.png`; the name is cut to `stem_chars`.
+    The files are written under the batch's names, zipped, then renamed (nothing is encoded twice). `out_dir` also
+    keeps masks/<label>.png and, with `cutouts`, cutouts/<label>.png: one transparent PNG per face and hand (none for
+    an empty mask), for a gallery.
     """
     out = write_result(result, out_dir, source_name=source_name, cutouts=cutouts, anonymised=anonymised)
     write_coco(result, out / "coco.json", file_name=Path(source_name).name if source_name else "image.png")
     write_zip(out)
-    stem = download_stem(source_name)
+    stem = download_stem(source_name, stem_chars)
     files = []
     for name in DOWNLOADS:
         if (out / name).exists():

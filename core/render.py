@@ -48,6 +48,7 @@ FILL_OPACITY = 0.40
 #   float rounding can never truncate it to 119); shown opacity 0.85 * 120 / 255 = 0.400.
 GRADIO_MASK_OPACITY = 0.85
 PREVIEW_FILL = (round(FILL_OPACITY / GRADIO_MASK_OPACITY * 255) + 0.5) / 255
+WEBP_MAX_SIDE = 16383  # the most pixels a WebP image may have on a side (what gr.AnnotatedImage sends)
 
 # Label text size, as a share of the picture's longer side. The app shows the preview about 320-650 px on its longer
 # side (measured in Chromium: 324 px wide on a phone 390 CSS px wide, 382 px tall for an upright photo), and text
@@ -128,15 +129,17 @@ def annotate(image: np.ndarray, instances: list, alpha: float = FILL_OPACITY) ->
     return out
 
 
-def preview(image: np.ndarray, instances: list, max_pixels: int) -> tuple:
-    """(base image, [(float32 mask, label), ...]) for `gr.AnnotatedImage`, at most `max_pixels` large.
+def preview(image: np.ndarray, instances: list, max_pixels: int, max_side: int = WEBP_MAX_SIDE) -> tuple:
+    """(base image, [(float32 mask, label), ...]) for `gr.AnnotatedImage`, at most `max_pixels` large and `max_side`
+    a side (Gradio sends the base and every mask as WebP, which refuses a side above 16383 px: a 20000x8 photo
+    answered with Gradio's internal error).
 
     The base has the outlines, boxes, leader lines and label tags; each mask is PREVIEW_FILL inside the instance
     (40% shown opacity once Gradio has drawn it) and 0 elsewhere and under every label tag, so labels stay above all
     fills.
     A viewer shows a few megapixels at most; drawing and encoding a 24 MP overlay plus one full-size RGBA layer per
     instance (what `gr.AnnotatedImage` makes of each mask) cost seconds and gigabytes. Downloads keep full size."""
-    image, instances = fit(image, instances, max_pixels)
+    image, instances = fit(image, instances, max_pixels, max_side)
     base = image.copy()
     bounds = [_bounds(inst.mask) for inst in instances]
     _outline(base, instances, bounds)
@@ -151,14 +154,16 @@ def preview(image: np.ndarray, instances: list, max_pixels: int) -> tuple:
     return base, layers
 
 
-def fit(image: np.ndarray, instances: list, max_pixels: int) -> tuple:
-    """(image, instances) scaled down to at most `max_pixels` (unchanged when already that small): what
-    `preview` draws on."""
+def fit(image: np.ndarray, instances: list, max_pixels: int, max_side: Optional[int] = None) -> tuple:
+    """(image, instances) scaled down to at most `max_pixels` and, when given, `max_side` a side (unchanged when
+    already that small): what `preview` draws on."""
     h, w = image.shape[:2]
-    s = min(1.0, (max_pixels / (w * h)) ** 0.5)
+    s = min(1.0, (max_pixels / (w * h)) ** 0.5, max_side / max(w, h) if max_side else 1.0)
     if s >= 1.0:
         return image, instances
     size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
+    if max_side:
+        size = (min(size[0], max_side), min(size[1], max_side))
     image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     instances = [dataclasses.replace(
         inst, box=tuple(v * s for v in inst.box),

@@ -90,16 +90,18 @@ class VideoGraphs:
                  hand_complexity: int = 0, selfie: bool = False):
         import mediapipe as mp
 
+        from .native_logs import opened  # built quietly (MEDIAPIPE_LOGS=1 shows MediaPipe's start-up lines)
+
         conf = float(min(max(min_confidence, 0.05), 0.95))
         self.selfie, self.face_conf, self.max_faces = selfie, conf, int(max_faces)
-        self.face_detector = mp.solutions.face_detection.FaceDetection(
-            min_detection_confidence=min(conf, 0.3), model_selection=1) if max_faces > 0 else None
-        self.mesh = mp.solutions.face_mesh.FaceMesh(
+        self.face_detector = opened(lambda: mp.solutions.face_detection.FaceDetection(
+            min_detection_confidence=min(conf, 0.3), model_selection=1)) if max_faces > 0 else None
+        self.mesh = opened(lambda: mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=False,
-            min_detection_confidence=0.3) if max_faces > 0 else None
-        self.hands = mp.solutions.hands.Hands(
+            min_detection_confidence=0.3)) if max_faces > 0 else None
+        self.hands = opened(lambda: mp.solutions.hands.Hands(
             static_image_mode=False, max_num_hands=max(1, int(max_hands)), model_complexity=int(hand_complexity),
-            min_detection_confidence=conf, min_tracking_confidence=0.5) if max_hands > 0 else None
+            min_detection_confidence=conf, min_tracking_confidence=0.5)) if max_hands > 0 else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-faces")
         self._lock = threading.Lock()
         self._since_detector = FACE_DETECT_EVERY

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import REPO, data_path
+from .conftest import FACE_AND_HANDS_EXAMPLE, REPO, face_and_hands
 from .live_server import serve_app
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -42,6 +42,27 @@ def test_api_needs_only_the_photo_and_names_its_outputs(client):
                                                     "Cut-outs", "Anonymised"]
 
 
+def test_api_types_agree_and_the_help_is_ours(client):
+    """view_api() showed `max_hands: float` on /segment and `int` on /segment_json, and printed Gradio's whole
+    FileData docstring as /segment_video's help."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+
+    def types(endpoint) -> dict:
+        return {p["parameter_name"]: p["python_type"]["type"] for p in api[endpoint]["parameters"]}
+
+    photo, as_json = types("/segment"), types("/segment_json")
+    assert photo == as_json, (photo, as_json)
+    assert photo["max_hands"] == "int" and photo["min_confidence"] == "float"
+    video = types("/segment_video")
+    assert video["max_hands"] == "int", video
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        client.view_api()
+    help_text = shown.getvalue()
+    assert "FileData class" not in help_text and "GradioModel" not in help_text, help_text
+    assert "up to 60 s" in help_text
+
+
 def test_readme_snippet_runs_as_written(served, tmp_path, capsys):
     """The README's gradio_client block, run with only the address and the photo's path replaced."""
     url, _, _ = served
@@ -50,7 +71,7 @@ def test_readme_snippet_runs_as_written(served, tmp_path, capsys):
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert 'client.predict(handle_file("photo.jpg"), api_name="/segment")' in code
     photo = tmp_path / "photo.jpg"
-    photo.write_bytes(data_path("egohands/images/01.jpg").read_bytes())
+    photo.write_bytes(face_and_hands().read_bytes())
     code = code.replace('"http://127.0.0.1:7860/"', repr(url)).replace('"photo.jpg"', repr(str(photo)))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -60,28 +81,32 @@ def test_readme_snippet_runs_as_written(served, tmp_path, capsys):
 
 
 def test_segment_through_gradio_client(client):
-    photo = data_path("egohands/images/01.jpg")
+    photo = face_and_hands()
     annotated, status, files, details, cutouts, anonymised = client.predict(
         gradio_client.handle_file(str(photo)), anonymise="faces", api_name="/segment")
     labels = [a["label"] for a in annotated["annotations"]]
     assert labels == ["face-1", "hand-1 (right)", "hand-2 (left)"]
     assert status.startswith("**1 face and 2 hands found**") and "REPLICATE_API_TOKEN" not in status
     # The JSON answer: everything an API caller needs without opening a file.
-    assert (details["width"], details["height"], details["backend"]) == (1280, 720, "landmarks")
+    width, height = Image.open(photo).size  # EgoHands 01: 1280x720; the example: 800x465
+    assert (details["width"], details["height"], details["backend"]) == (width, height, "landmarks")
     assert [i["label"] for i in details["instances"]] == labels
     hand = details["instances"][1]
     assert hand["kind"] == "hand" and hand["handedness"] == "right" and hand["area"] > 1000 and len(hand["box"]) == 4
-    assert "total" in details["timings_ms"] and details["source"] == "01.jpg"
-    # Downloads carry the photo's name, so files from several photos do not clash.
+    assert "total" in details["timings_ms"] and details["source"] == photo.name
+    # Downloads carry the photo's name (cut to 16 characters, for one line on a phone), so files from several
+    # photos do not clash.
+    stem = {"01.jpg": "01", FACE_AND_HANDS_EXAMPLE.name: "01_card_thrower"}[photo.name]
     names = sorted(Path(f).name for f in files)
-    assert names == ["01_annotated.png", "01_anonymised.png", "01_coco.json", "01_masks.zip", "01_result.json"]
+    assert names == [f"{stem}_{end}" for end in ("annotated.png", "anonymised.png", "coco.json", "masks.zip",
+                                                  "result.json")]
     archive = next(f for f in files if f.endswith("masks.zip"))
     with zipfile.ZipFile(archive) as z:
         pngs = sorted(n for n in z.namelist() if n.startswith("masks/"))
         assert pngs == ["masks/face-1.png", "masks/hand-1_right.png", "masks/hand-2_left.png"]
         with z.open("masks/hand-1_right.png") as fh:
             mask = np.asarray(Image.open(fh))
-    assert mask.shape == (720, 1280) and set(np.unique(mask).tolist()) == {0, 255}
+    assert mask.shape == (height, width) and set(np.unique(mask).tolist()) == {0, 255}
     # Cut-outs: one transparent PNG per instance; the anonymised photo differs from the photo in the face only.
     assert [c["caption"] for c in cutouts] == labels
     with Image.open(cutouts[1]["image"]) as im:
@@ -107,3 +132,13 @@ def test_owner_notes_go_to_the_server_log(served):
     _, client, log = served
     client.predict(gradio_client.handle_file(str(REPO / "tests" / "photos" / "grace_hopper.jpg")), api_name="/segment")
     assert "replicate not used: no REPLICATE_API_TOKEN set" in log.read_text()
+
+
+def test_start_up_is_quiet(served):
+    """18 lines of MediaPipe's inference_feedback_manager warnings and absl's notice came with every start."""
+    _, client, log = served
+    client.predict(gradio_client.handle_file(str(REPO / "examples" / "01_card_thrower_gesturing_pxhere.jpg")),
+                   api_name="/segment")
+    text = log.read_text()
+    assert "inference_feedback_manager" not in text and "absl::InitializeLog" not in text, text
+    assert "XNNPACK" not in text, text

@@ -145,6 +145,23 @@ def test_long_thin_image(client, tmp_path):
     assert (doc["width"], doc["height"]) == (4000, 10)
 
 
+@pytest.mark.parametrize("w,h", [(8, 20000), (20000, 8), (20000, 50), (16384, 8)])
+def test_photos_thinner_than_webp_allows_are_shown_smaller_and_said_so(client, tmp_path, w, h):
+    """Gradio sends the shown overlay as WebP (16383 px a side at most): these photos answered "Could not
+    postprocess output component at index 0 ... encoding error 5: Image size exceeds WebP limit", with pixel
+    values. The overlay is shown smaller, the status says so, and the downloads keep the photo's size."""
+    Image.new("RGB", (w, h), (90, 90, 90)).save(tmp_path / "thin.png")
+    annotated, status, files = ask(client, tmp_path / "thin.png")
+    with Image.open(annotated["image"]) as shown:
+        assert max(shown.size) <= 16383 and (shown.size[0] < shown.size[1]) == (w < h), shown.size
+        said = f"The photo is shown at {shown.size[0]}x{shown.size[1]} px"
+    assert said in status and f"the downloads keep its {w}x{h}." in status, status
+    doc, _ = outputs(files)
+    assert (doc["width"], doc["height"]) == (w, h)
+    with Image.open(next(f for f in files if f.endswith("_annotated.png"))) as png:
+        assert png.size == (w, h)
+
+
 def test_sixteen_bit_pngs(client, tmp_path):
     import cv2
 
@@ -279,6 +296,92 @@ def test_nan_and_odd_slider_values_through_the_api_get_one_sentence(server, posi
     stream = httpx.get(f"{base}/gradio_api/call/segment/{event}", timeout=60).text
     assert "event: error" in stream, stream
     assert phrase in stream and "cannot convert" not in stream and "Traceback" not in stream, stream
+
+
+def _call(base: str, api: str, args: list) -> str:
+    """POST /gradio_api/call/<api> as any HTTP caller may (no client-side checks); the event stream's text."""
+    import httpx
+
+    event = httpx.post(f"{base}/gradio_api/call/{api}", json={"data": args}).json()["event_id"]
+    return httpx.get(f"{base}/gradio_api/call/{api}/{event}", timeout=120).text
+
+
+def _uploaded(base: str, path) -> dict:
+    import httpx
+
+    with open(path, "rb") as fh:
+        uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": (path.name, fh)}).json()[0]
+    return {"path": uploaded, "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
+
+
+def _error(stream: str) -> str:
+    """The one message of an error event."""
+    assert "event: error" in stream, stream[:500]
+    message = json.loads(stream.split("event: error", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    message = message["error"] if isinstance(message, dict) else message
+    assert message and "\n" not in message.strip() and "Traceback" not in message and "Value:" not in message, message
+    assert len(message) < 200, message[:300]  # never the caller's long value echoed back
+    return message
+
+
+LONG = "x" * 100_000
+
+
+@pytest.mark.parametrize("api,position,value,phrase", [
+    ("segment", 6, "bogus", 'anonymise must be one of "off", "faces", "hands", "all".'),
+    ("segment", 7, LONG, 'anonymise_style must be one of "blur", "pixelate", "fill".'),
+    ("segment", 1, LONG, 'backend must be one of "auto", "landmarks", "replicate", "sam2".'),
+    ("segment", 3, LONG, "max_hands must be a whole number from 1 to 24 (got 'xxxxxxxxx"),
+    ("segment", 2, [0.5, 0.6], "min_confidence must be a number from 0 to 1 (got [0.5, 0.6])."),
+    ("segment_json", 6, "bogus", 'anonymise must be one of "off", "faces", "hands", "all".'),
+    ("segment_json", 3, 6.5, "max_hands must be a whole number from 1 to 24 (got 6.5)."),
+    ("segment_json", 4, "wide", "box_scale must be a number from 1 to 4 (got 'wide')."),
+])
+def test_bad_choices_and_values_through_the_api_get_our_one_sentence(server, api, position, value, phrase):
+    """Gradio checked radio, dropdown and number values before our code ran and answered in its own words
+    ("Value: 'bogus' (type: <class 'str'>) is not in the list of choices: [...]"), echoing a 100,000-character
+    value whole."""
+    base = server[0].src.rstrip("/")
+    args = [_uploaded(base, PHOTOS / "astronaut.png"), "landmarks", 0.5, 6, 1.5, "", "off", "blur"]
+    args[position] = value
+    message = _error(_call(base, api, args))
+    assert phrase in message, message
+
+
+def test_a_bad_video_choice_gets_our_sentence(server):
+    from .conftest import EXAMPLES_DIR
+
+    base = server[0].src.rstrip("/")
+    clip = _uploaded(base, EXAMPLES_DIR / "asl_walk_intel.mp4")
+    for args, phrase in (([clip, LONG, 0.5, 6], 'anonymise must be one of "off", "faces", "hands", "all".'),
+                         ([clip, "off", 0.5, LONG], "max_hands must be a whole number from 1 to 24 (got 'xxx")):
+        message = _error(_call(base, "segment_video", args))
+        assert phrase in message, message
+
+
+def test_a_click_mode_other_than_add_or_cut_and_a_click_at_minus_zero_get_our_sentences(server):
+    """The page's click event over the queue, as the browser sends it: a mode other than add/cut got Gradio's
+    list-of-choices text; a click at [-0.0, -0.0] was reported as "(-0, -0)"."""
+    from .live_server import QueueVisitor
+
+    base = server[0].src
+    visitor = QueueVisitor(base, "clicks")
+    photo = visitor.upload(PHOTOS / "astronaut.png")
+
+    def click(mode, index) -> str:
+        settings = [photo, "landmarks", 0.5, 6, 1.5, "", "off", "blur", mode]
+        body = {"data": settings, "fn_index": visitor.fn_index("on_click_photo"), "session_hash": visitor.session,
+                "trigger_id": None, "event_data": {"index": index, "value": None, "selected": False}}
+        event = visitor.http.post(base + "gradio_api/queue/join", json=body).json()["event_id"]
+        visitor._listen()
+        done = visitor.wait_for(lambda m: m.get("event_id") == event and m.get("msg") == "process_completed")
+        assert done is not None and done.get("success"), done
+        return done["output"]["data"][1]
+
+    said = click("bogus" * 20_000, [10, 10])
+    assert said == 'A click is "add" (Click adds) or "cut" (Click cuts); choose one above the settings.', said
+    said = click("add", [-0.0, -0.0])
+    assert "(0, 0)" in said and "-0" not in said, said
 
 
 def test_upload_above_the_loader_limit_is_refused_by_the_server(client, tmp_path):

@@ -240,6 +240,12 @@ def test_a_cut_and_a_completing_click_tags_outside_masks_and_the_phone_layout(br
         # Download names are whole (wrapped, not cut with an ellipsis); cut-outs lie inside their gallery.
         for stem in page.locator("#downloads .filename .stem").all():
             assert stem.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), stem.inner_text()
+        # ...and each on one line: on a phone "02_woman_hand_at_neck_publicdomainpictures_annotated.png" wrapped over
+        # five lines, squeezed into 99 of the list's 298 px beside the size and a remove button.
+        for name in page.locator("#downloads .filename").all():
+            lines = name.evaluate("el => el.getBoundingClientRect().height"
+                                  " / parseFloat(getComputedStyle(el.querySelector('.stem')).lineHeight)")
+            assert lines < 1.5, (name.inner_text(), lines)
         gallery = page.locator("#cutouts").bounding_box()
         for thumb in page.locator("#cutouts img").all():
             b = thumb.bounding_box()

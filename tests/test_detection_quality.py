@@ -14,7 +14,7 @@ from core.detect import DetectOptions, detect
 from core.loading import load_image
 from core.masks.prompts import build_prompts, hand_prior
 
-from .conftest import data_path, iou, truth
+from .conftest import data_path, face_and_hands, iou, truth
 
 
 def _samples(source: str) -> list:
@@ -51,7 +51,7 @@ def _mean_iou(source: str, kind: str) -> tuple:
 
 
 def test_egohands_counts_and_label_order():
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     r = segment(rgb, backend="landmarks", draw=False)
     hands = r.hands
     assert [i.label for i in hands] == ["hand-1 (right)", "hand-2 (left)"]

@@ -11,7 +11,7 @@ from core import segment
 from core.effects import MARGIN, anonymise, select
 from core.types import Instance, Result
 
-from .conftest import PHOTOS, data_path
+from .conftest import PHOTOS, face_and_hands
 
 
 def _result():
@@ -97,10 +97,10 @@ def test_real_face_is_hidden_and_nothing_else_changes(portrait, style):
 
 
 def test_real_hands_hidden_face_kept():
-    r = segment(data_path("egohands/images/01.jpg"), backend="landmarks")
+    r = segment(face_and_hands(), backend="landmarks")
     out = anonymise(r, "hands", "blur")
     hands = np.any([i.mask for i in r.hands], axis=0)
     inner = cv2.erode(hands.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert _detail(out, inner) < 0.25 * _detail(r.image, inner)
     face = r.faces[0].mask & (cv2.distanceTransform((~hands).astype(np.uint8), cv2.DIST_L2, 5) > 40)
-    assert face.sum() > 10000 and np.array_equal(out[face], r.image[face])
+    assert face.sum() > 0.5 * r.faces[0].mask.sum() and np.array_equal(out[face], r.image[face])

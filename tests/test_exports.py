@@ -17,12 +17,12 @@ from core.effects import anonymise
 from core.export import (coco_document, decode_rle, download_stem, encode_rle, merge_coco, safe_name, write_coco,
                          write_downloads, write_result)
 
-from .conftest import data_path
+from .conftest import face_and_hands
 
 
 @pytest.fixture(scope="module")
 def result():
-    return segment(data_path("egohands/images/01.jpg"), backend="landmarks")
+    return segment(face_and_hands(), backend="landmarks")
 
 
 def test_rle_round_trip_is_exact_for_awkward_masks():
@@ -47,13 +47,14 @@ def test_coco_document_decodes_back_to_the_masks_bit_for_bit(result, tmp_path):
     assert [i.label for i in result.instances] == ["face-1", "hand-1 (right)", "hand-2 (left)"]
     path = write_coco(result, tmp_path / "coco.json", file_name="01.jpg")
     coco = COCO(str(path))  # the reference reader loads it
-    assert coco.imgs == {1: {"id": 1, "file_name": "01.jpg", "width": 1280, "height": 720}}
+    h, w = result.image.shape[:2]  # EgoHands 01: 1280x720; the example: 800x465
+    assert coco.imgs == {1: {"id": 1, "file_name": "01.jpg", "width": w, "height": h}}
     assert {c["name"]: c["id"] for c in coco.loadCats(coco.getCatIds())} == {"face": 1, "hand": 2}
     anns = coco.loadAnns(coco.getAnnIds(imgIds=[1]))
     assert len(anns) == len(result.instances)
     for ann, inst in zip(anns, result.instances):
         mask = coco.annToMask(ann).astype(bool)
-        assert mask.shape == (720, 1280)
+        assert mask.shape == (h, w)
         assert np.array_equal(mask, inst.mask)  # bit for bit
         assert ann["area"] == int(inst.mask.sum()) > 0
         x0, y0, x1, y1 = inst.box
@@ -105,6 +106,8 @@ def test_download_names_carry_the_photo_and_the_anonymised_copy(result, tmp_path
         assert not [n for n in z.namelist() if n.startswith("cutouts/")]
     assert not (tmp_path / "b" / "cutouts").exists()
     assert download_stem("???.png") == "image" and len(download_stem("x" * 300 + ".jpg")) == 80
+    assert download_stem("02_woman_hand_at_neck_publicdomainpictures.jpg", 16) == "02_woman_hand_at"
+    assert download_stem("01_card_thrower_gesturing.jpg", 16) == "01_card_thrower"  # no "_" left at the cut
 
 
 def test_batch_layout_keeps_its_names(result, tmp_path):

@@ -6,7 +6,6 @@ the eyes or mouth (up to 0.25 of the features' hulls lost on the shared example 
 """
 from __future__ import annotations
 
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -19,9 +18,9 @@ from core.detect import faces as face_detector
 from core.masks.faces import FOREHEAD_EXTRA, FOREHEAD_LIMIT, face_interior, face_outline
 from core.types import Detection
 
-from .conftest import EXAMPLES_DIR, PHOTOS, data_path, iou
+from .conftest import EXAMPLES_DIR, PHOTOS, SHARED, data_path, iou
 
-SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples-candidates"
+SHARED_EXAMPLES = SHARED / "examples-candidates"
 TOP_SHARE = 0.15  # the top edge: the mask's top 15% of rows
 FLAT_SHARE = 0.5  # a top edge is straight when one horizontal run covers half the mask's width
 

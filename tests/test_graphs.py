@@ -11,12 +11,12 @@ import psutil
 from core import segment
 from core.detect import graphs
 
-from .conftest import data_path
+from .conftest import data_path, face_and_hands
 from core.loading import load_image
 
 
 def test_distinct_option_values_keep_graphs_threads_and_memory_bounded():
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     proc = psutil.Process()
     segment(rgb, backend="landmarks", draw=False)
     base_graphs, base_threads, base_rss = graphs.count(), proc.num_threads(), proc.memory_info().rss
@@ -24,13 +24,13 @@ def test_distinct_option_values_keep_graphs_threads_and_memory_bounded():
         segment(rgb, backend="landmarks", draw=False, min_confidence=0.2 + i * 0.0213, max_hands=1 + i % 12)
     assert graphs.count() <= base_graphs + graphs.MAX_EXTRA_HAND_GRAPHS
     assert proc.num_threads() <= base_threads + 8 * graphs.MAX_EXTRA_HAND_GRAPHS
-    assert proc.memory_info().rss - base_rss < 400 * 2**20  # ~250 MB measured: four live Hands graphs
+    assert proc.memory_info().rss - base_rss < 200 * 2**20  # ~120 MB measured: two live Hands graphs (230 with four)
 
 
 def test_confidence_and_count_are_applied_to_results():
     """The face detector runs at a fixed floor and the caller's threshold filters its scores; max_hands caps the
     hands kept. So the options still change results without changing graphs."""
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     all_hands = segment(rgb, backend="landmarks", draw=False).hands
     assert len(all_hands) >= 2
     assert len(segment(rgb, backend="landmarks", draw=False, max_hands=1).hands) == 1
@@ -49,7 +49,7 @@ def test_a_repeated_confidence_reuses_its_graphs_and_a_new_one_costs_at_most_two
     """A non-default hand confidence gets at most two graphs (the views that run at once), and asking for it again
     creates none: before, its five views (photo, mirror, lower, crop0, crop1) cycled through an LRU of four, so
     every request built and closed a graph (~52 MB and ~0.1 s each)."""
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     segment(rgb, backend="landmarks", draw=False)
     made = []
     real = graphs._factory
@@ -67,7 +67,7 @@ def test_a_hands_graph_keeps_no_state_between_photos():
     forgets each photo: the same graph gives a photo the same hands after another photo as a fresh graph does."""
     import mediapipe as mp
 
-    a = load_image(data_path("egohands/images/01.jpg"))
+    a = load_image(face_and_hands())
     b = np.ascontiguousarray(a[::-1, ::-1])
 
     def hands(graph, rgb):
@@ -89,7 +89,7 @@ def test_a_hands_graph_keeps_no_state_between_photos():
 def test_evicted_graphs_give_their_memory_back(monkeypatch):
     """A closed graph's ~52 MB stays with glibc's malloc unless it is trimmed: graphs evicted from the LRU are
     followed by malloc_trim, so memory does not pile up over many option values."""
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     trims = []
     monkeypatch.setattr(graphs, "_give_back_memory", lambda: trims.append(1), raising=False)
     for c in (0.15, 0.25, 0.35, 0.45):
@@ -102,7 +102,7 @@ def test_concurrent_requests_at_many_confidences_get_the_sequential_hands():
     while other threads wait for them, and every request still gets what it gets alone."""
     from concurrent.futures import ThreadPoolExecutor
 
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     confs = [0.2, 0.35, 0.65, 0.8, 0.35, 0.2, 0.8, 0.65, 0.2]
     alone = {c: _hands(segment(rgb, backend="landmarks", draw=False, min_confidence=c)) for c in set(confs)}
     with ThreadPoolExecutor(3) as pool:

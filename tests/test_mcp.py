@@ -73,6 +73,16 @@ def test_the_tools_are_segment_photo_and_run_video(tools):
     assert schema["required"] == ["image"]  # every other input has its default
 
 
+def test_the_schema_holds_exactly_the_two_tools(app_url):
+    """/gradio_api/mcp/schema listed a third entry, `segment_photo_1` (the page's /segment, api_only), beside the
+    two tools the README names."""
+    response = httpx.get(app_url + "gradio_api/mcp/schema", timeout=30)
+    response.raise_for_status()
+    assert sorted(entry["name"] for entry in response.json()) == ["run_video", "segment_photo"], response.json()
+    readme = (REPO / "README.md").read_text()
+    assert "**`segment_photo`**" in readme and "**`run_video`**" in readme
+
+
 def test_webcam_stream_is_not_a_tool(tools):
     assert "webcam" not in " ".join(tools), sorted(tools)
 

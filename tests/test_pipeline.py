@@ -7,14 +7,15 @@ import pytest
 import core
 from core.masks.prompts import expand_box
 
-from .conftest import data_path, iou, truth
+from .conftest import data_path, face_and_hands, iou, truth
 
-EGO = "egohands/images/01.jpg"  # one person facing the camera, two hands on cards
 
 
 @pytest.fixture(scope="module")
 def ego():
-    return core.segment(data_path(EGO))
+    """face-1, hand-1 (right), hand-2 (left): EgoHands 01 (one person facing the camera, two hands on cards), or
+    the first example on a fresh clone."""
+    return core.segment(face_and_hands())
 
 
 def test_result_shape_and_labels(ego):
@@ -88,7 +89,7 @@ def test_unknown_backend_is_a_clear_error():
 
 
 def test_same_photo_same_result(ego):
-    again = core.segment(data_path(EGO))
+    again = core.segment(face_and_hands())
     assert [i.label for i in again.instances] == [i.label for i in ego.instances]
     for a, b in zip(again.instances, ego.instances):
         assert np.array_equal(a.mask, b.mask)
@@ -100,7 +101,7 @@ def test_auto_without_token_says_why_replicate_was_not_used(ego):
 
 
 def test_explicit_backend_that_is_not_set_up_falls_back_and_says_so():
-    r = core.segment(data_path(EGO), backend="replicate")
+    r = core.segment(face_and_hands(), backend="replicate")
     assert r.backend == "landmarks" and len(r.instances) == 3
     assert r.messages and r.messages[0].startswith("replicate not used")
 

@@ -7,7 +7,7 @@ from core import segment
 from core.detect import hands as hand_rules
 from core.loading import load_image
 
-from .conftest import EXAMPLES_DIR, data_path
+from .conftest import EXAMPLES_DIR, data_path, face_and_hands
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -19,7 +19,7 @@ def test_random_noise_gives_no_instance(seed):
 
 def test_hint_on_a_missed_hand_adds_it():
     """max_hands=1 hides the second hand from the automatic pass; a click at its centre brings it back."""
-    path = data_path("egohands/images/01.jpg")
+    path = face_and_hands()
     both = segment(path, backend="landmarks", draw=False).hands
     one = segment(path, backend="landmarks", draw=False, max_hands=1).hands
     assert len(both) == 2 and len(one) == 1
@@ -32,11 +32,12 @@ def test_hint_on_a_missed_hand_adds_it():
 
 
 def test_hint_on_background_adds_nothing_and_says_so():
-    path = data_path("egohands/images/01.jpg")
+    path = face_and_hands()
     plain = segment(path, backend="landmarks", draw=False)
-    hinted = segment(path, backend="landmarks", draw=False, hints=[(60, 650)])
+    x, y = 60, plain.image.shape[0] - 70  # the bottom left corner: (60, 650) on EgoHands 01
+    hinted = segment(path, backend="landmarks", draw=False, hints=[(x, y)])
     assert [i.label for i in hinted.instances] == [i.label for i in plain.instances]
-    assert hinted.messages == ["No face or hand was found near the point (60, 650)."]
+    assert hinted.messages == [f"No face or hand was found near the point ({x}, {y})."]
 
 
 def test_hint_on_foliage_invents_no_face():
@@ -59,7 +60,7 @@ def test_hint_beside_a_found_face_adds_no_second_one():
 
 
 def test_hint_inside_a_found_instance_changes_nothing():
-    path = data_path("egohands/images/01.jpg")
+    path = face_and_hands()
     plain = segment(path, backend="landmarks", draw=False)
     face = plain.faces[0]
     hinted = segment(path, backend="landmarks", draw=False,
@@ -91,7 +92,7 @@ def test_masks_have_no_box_cut_edges():
 def test_an_unconfirmed_face_does_not_drop_real_hands():
     """First-person frames: a large false face (no mesh, score 0.5-0.7) used to make the hands beside it
     "tiny next to a face"; only mesh-confirmed faces rule hands out now."""
-    rgb = load_image(data_path("egohands/images/01.jpg"))
+    rgb = load_image(face_and_hands())
     hand = next(h for h in segment(rgb, backend="landmarks", draw=False).hands)
     from core.types import Detection
     x0, y0, x1, y1 = hand.box

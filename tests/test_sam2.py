@@ -25,7 +25,7 @@ from core.loading import load_image  # noqa: E402
 from core.masks.prompts import build_prompts  # noqa: E402
 from core.types import Detection, Prompt  # noqa: E402
 
-from .conftest import data_path  # noqa: E402
+from .conftest import DATA, EXAMPLES_DIR  # noqa: E402
 
 PHOTO = "hand_over_face/images/21.jpg"  # 384x216 (non-square), one face and one hand over it
 TINY = 128  # input size of the random test model (the real one is 1024)
@@ -75,7 +75,13 @@ def use_tiny(tiny, monkeypatch):
 
 @pytest.fixture(scope="module")
 def photo():
-    rgb = load_image(data_path(PHOTO))
+    if (DATA / PHOTO).exists():
+        rgb = load_image(DATA / PHOTO)
+    else:  # a fresh clone: the first example's face and a hand, at the same non-square 384x216
+        import cv2
+
+        crop = load_image(EXAMPLES_DIR / "01_card_thrower_gesturing_pxhere.jpg")[100:325, 70:470]
+        rgb = cv2.resize(crop, (384, 216), interpolation=cv2.INTER_AREA)
     prompts = build_prompts(detect(rgb, DetectOptions()), rgb.shape)
     assert rgb.shape[:2] == (216, 384) and len(prompts) >= 2
     return rgb, prompts
@@ -140,7 +146,8 @@ def test_preprocessing_is_identical_to_transformers_sam2_image_processor():
         from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
         reference = Sam2ImageProcessor()
     except Exception as exc:
-        pytest.skip(f"reference Sam2ImageProcessor unavailable here (needs a working torchvision): {exc}")
+        pytest.skip("reference Sam2ImageProcessor needs torchvision, which requirements-sam2.txt leaves out (the "
+                    f"backend resizes in torch; a torchvision matching torch runs this): {exc}")
     ours = sam2.torch_image_processor()
     img = np.random.default_rng(0).integers(0, 256, (300, 517, 3), dtype=np.uint8)
     a, b = reference(images=img, return_tensors="pt"), ours(images=img, return_tensors="pt")

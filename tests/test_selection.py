@@ -218,7 +218,7 @@ def test_a_cut_off_finger_is_repaired_at_finger_width_where_the_photo_says_hand(
     assert (bones & finger).sum() < (mask & finger).sum()
 
 
-@pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA}")
+@pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA} (needs ../shared/data)")
 def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
     """Realistic candidate sets from the shared ground truth (one draw; tests/fake_replicate.py): on each source and
     each path a backend meets them by, the choice comes near the best possible and far above the seed's rule; most

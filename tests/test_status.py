@@ -5,12 +5,12 @@ import numpy as np
 from core import segment
 from core.status import CLICK_TIP, NONE_TIP, TOKEN_TIP, owner_notes, visitor_status
 
-from .conftest import data_path
+from .conftest import face_and_hands
 
 
 def test_default_run_tells_the_visitor_what_to_do_not_the_owner(monkeypatch):
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
-    result = segment(data_path("egohands/images/01.jpg"))  # auto: Replicate has no token here
+    result = segment(face_and_hands())  # auto: Replicate has no token here
     assert any("REPLICATE_API_TOKEN" in m for m in result.messages)  # Python and CLI callers still see it
     text = visitor_status(result)
     assert "REPLICATE_API_TOKEN" not in text and "secret" not in text
@@ -20,7 +20,7 @@ def test_default_run_tells_the_visitor_what_to_do_not_the_owner(monkeypatch):
 
 
 def test_a_visitors_own_bad_token_is_told_to_the_visitor():
-    result = segment(data_path("egohands/images/01.jpg"), replicate_token="r8_not valid")
+    result = segment(face_and_hands(), replicate_token="r8_not valid")
     assert any(n.startswith("replicate") for n in owner_notes(result))
     assert not any(n.startswith("replicate") for n in owner_notes(result, visitor_token=True))
     text = visitor_status(result, visitor_token=True)

@@ -15,20 +15,20 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.clips import (EXAMPLES_CANDIDATES, frame_labels, load_rgb, pan_frames, stability, through_frames,
+from bench.clips import (example_file, frame_labels, load_rgb, pan_frames, stability, through_frames,
                          through_shift, write_clip)
 from core import segment_video
 from core.video import Tracker
 from core.video_io import VideoLoadError, VideoReader, probe
 from core.types import Detection
 
-from .conftest import REPO, data_path
+from .conftest import REPO, face_and_hands
 
 av = pytest.importorskip("av")
 
 
 def candidate(name: str):
-    p = EXAMPLES_CANDIDATES / name
+    p = example_file(name)  # ../shared/examples-candidates, else the same file in examples/
     if not p.exists():
         pytest.skip(f"{p} not found (clips and photos from ../shared/examples-candidates)")
     return p
@@ -74,7 +74,7 @@ def test_labels_stay_put_on_a_pan(card_photo):
 def test_hands_enter_and_leave_and_no_label_moves_to_another_hand():
     """Egocentric frame with two people's hands: the camera passes over it, so each hand enters at the right edge
     and leaves at the left; a label stays on its hand all the way (its mask centre moves with the camera)."""
-    photo = load_rgb(data_path("egohands/images/01.jpg"))
+    photo = load_rgb(face_and_hands())
     per_frame = [frame_labels(r) for r in segment_video(through_frames(photo, 48))]
     assert per_frame[0] == {} and per_frame[-1] == {}  # nothing in view at the start and the end
     s = stability(per_frame, shift=through_shift(photo.shape, 48))
@@ -343,7 +343,7 @@ def test_limits(tmp_path, pan_clip):
 
 def test_a_scene_cut_ends_every_track(card_photo):
     """Two shots cut together: nothing of the first is carried into the second, and its numbers are not reused."""
-    other = load_rgb(data_path("egohands/images/01.jpg"))
+    other = load_rgb(face_and_hands())
     frames = list(pan_frames(card_photo, 8)) + list(pan_frames(other, 8))
     results = [[(i.label, i.source) for i in r.instances] for r in segment_video(frames, draw=False)]
     first, second = {lab for lab, _ in results[7]}, {lab for lab, _ in results[8]}

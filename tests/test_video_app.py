@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bench.clips import EXAMPLES_CANDIDATES, load_rgb, pan_frames
+from bench.clips import example_file, load_rgb, pan_frames
 
 from .live_server import serve_app
 
@@ -112,7 +112,7 @@ def test_webcam_stream_round_trip(served):
     from bench.video import webcam_round_trip
 
     url, log = served
-    photo = EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg"
+    photo = example_file("card_thrower_gesturing_pxhere.jpg")
     if not photo.exists():
         pytest.skip(f"{photo} not found")
     frames = list(pan_frames(load_rgb(photo), 10, size=(640, 480)))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bench.clips import EXAMPLES_CANDIDATES, load_rgb, pan_frames
+from bench.clips import example_file, load_rgb, pan_frames
 from core.live import LivePool, PoolFull
 
 from .live_server import serve_app
@@ -97,7 +97,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def frames():
-    photo = EXAMPLES_CANDIDATES / "card_thrower_gesturing_pxhere.jpg"
+    photo = example_file("card_thrower_gesturing_pxhere.jpg")
     if not photo.exists():
         pytest.skip(f"{photo} not found")
     return list(pan_frames(load_rgb(photo), 6, size=(640, 480)))

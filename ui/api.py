@@ -23,6 +23,7 @@ from core.export import safe_name
 
 from . import photo
 from .files import PhotoInput
+from .inputs import OpenDropdown, OpenNumber
 
 log = logging.getLogger("app")
 _answer: gr.Textbox | None = None  # the endpoint's output, whose cache the answer's files go to
@@ -98,6 +99,29 @@ def _url(path, root: str) -> str:
     return f"{root}/gradio_api/file={quote(str(cached))}"
 
 
+def _tools_only(get_tool_to_endpoint):
+    """Gradio's MCP server lists every public endpoint in its schema (/gradio_api/mcp/schema), the page's /segment
+    too, as a third entry `segment_photo_1` marked api_only, beside the two tools the README names; list_tools
+    already left it out. Both now see only functions that are tools (no `_mcp_type`, or "tool")."""
+
+    def tools(self) -> dict:
+        named = get_tool_to_endpoint(self)
+        return {tool: endpoint for tool, endpoint in named.items()
+                if getattr(getattr(self.get_block_fn_from_endpoint_name(endpoint), "fn", None), "_mcp_type",
+                           "tool") == "tool"}
+
+    tools.__wrapped__ = get_tool_to_endpoint
+    return tools
+
+
+try:
+    from gradio.mcp import GradioMCPServer
+except ImportError:  # no `mcp` package: no MCP server either
+    GradioMCPServer = None
+if GradioMCPServer is not None and not hasattr(GradioMCPServer.get_tool_to_endpoint, "__wrapped__"):
+    GradioMCPServer.get_tool_to_endpoint = _tools_only(GradioMCPServer.get_tool_to_endpoint)
+
+
 def build_api() -> None:
     """The MCP tool's endpoint, `/segment_json`, on hidden components (call it inside the Blocks, before the photo
     tab: Gradio names tools in the order of their endpoints, and the tool is to be `segment_photo`, not
@@ -105,13 +129,13 @@ def build_api() -> None:
     global _answer
     with gr.Column(visible=False):
         inputs = [PhotoInput(type="filepath", label="Photo"),
-                  gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend"),
-                  gr.Number(0.5, label="Minimum detection confidence", minimum=0.1, maximum=0.9),
-                  gr.Number(6, label="Maximum hands", minimum=1, maximum=12, precision=0),
-                  gr.Number(1.5, label="Box expansion scale", minimum=1.0, maximum=2.5),
+                  OpenDropdown(["auto"] + backends.names(), value="auto", label="Backend"),
+                  OpenNumber(0.5, label="Minimum detection confidence", minimum=0.1, maximum=0.9),
+                  OpenNumber(6, label="Maximum hands", minimum=1, maximum=12, precision=0),
+                  OpenNumber(1.5, label="Box expansion scale", minimum=1.0, maximum=2.5),
                   gr.Textbox("", label="Replicate API token"),
-                  gr.Dropdown(photo.ANONYMISE, value="off", label="Hide"),
-                  gr.Dropdown(list(STYLES), value="blur", label="Style")]
+                  OpenDropdown(photo.ANONYMISE, value="off", label="Hide"),
+                  OpenDropdown(list(STYLES), value="blur", label="Style")]
         _answer = gr.Textbox(label="JSON answer")
         run = gr.Button("Segment (API)")
     run.click(segment_photo, inputs, _answer, api_name="segment_json", show_progress="hidden")

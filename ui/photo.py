@@ -28,15 +28,20 @@ from core.edits import MAX_HINTS, Edits, apply_removals, same_instance
 from core.effects import STYLES, anonymise
 from core.export import safe_name, write_downloads
 from core.loading import MAX_SIDE
-from core.render import label_colour, preview
+from core.render import WEBP_MAX_SIDE, label_colour, preview
 from core.status import caller_status, owner_notes, visitor_status
 
 from .files import EXAMPLES_DIR, PHOTO_DOWNLOADS, PhotoInput
+from .inputs import OpenDropdown, OpenRadio, OpenSlider, choice
 from .sessions import IDLE, RecentSessions
 
 log = logging.getLogger("app")
 EXAMPLES = [str(p) for p in sorted(EXAMPLES_DIR.glob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
 PREVIEW_PIXELS = 1_000_000  # the shown overlay; downloads keep the photo's (working) size
+# Download names start with the photo's name cut to this many characters, so that the longest,
+# "<name>_anonymised.png", stays on one line on a phone (390 px, where app.py's CSS gives the name the row's width):
+# "02_woman_hand_at_neck_publicdomainpictures_annotated.png" wrapped over five lines there.
+DOWNLOAD_STEM_CHARS = 16
 ANONYMISE = ["off", "faces", "hands", "all"]
 # What a click on the photo does (the SAM demo's positive and negative points), in words short enough for a phone.
 CLICK_MODES = [("Click adds", "add"), ("Click cuts", "cut")]
@@ -45,6 +50,7 @@ SCROLL_TO_RESULT = """() => { if (window.innerWidth < 768) {
   document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
 _logged: set = set()
 OUTSIDE_PHOTO = "That click was outside the photo; click on the photo itself."
+BAD_MODE = 'A click is "add" (Click adds) or "cut" (Click cuts); choose one above the settings.'
 AGAIN = "it was segmented again without them."
 START_AGAIN = "press Segment or click the photo to start again."
 
@@ -92,6 +98,7 @@ def segment_photo(image, backend="auto", min_confidence=0.5, max_hands=6, box_sc
     # session (they cannot click, and 8 of them used to push a visitor's edits out of the slots).
     page = request if evt is not None and evt.target is not None else None
     options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
+    anonymise, anonymise_style = _effect(anonymise, anonymise_style)
     outputs = _new_session(image, options, anonymise, anonymise_style, page, progress)
     if page is not None:
         return outputs
@@ -124,8 +131,9 @@ segment_photo.__doc__ = f"""Find every face and hand in a photo and cut each one
 def on_upload(image, backend, min_confidence, max_hands, box_scale, replicate_token, anonymise_, style,
               request: gr.Request, progress=gr.Progress()):
     """An upload runs at once; a file that cannot be used is said in the status line and clears the result."""
-    options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
     try:
+        options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
+        anonymise_, style = _effect(anonymise_, style)
         return _new_session(image, options, anonymise_, style, request, progress)
     except gr.Error as exc:
         return _cleared(request, f"**{exc.message}**")
@@ -140,12 +148,18 @@ def on_click_photo(image, backend, min_confidence, max_hands, box_scale, replica
     look."""
     if image is None:
         return _unchanged("Upload a photo first, then click where a face or hand was missed.")
+    if (mode or "add") not in [value for _, value in CLICK_MODES]:
+        return _unchanged(BAD_MODE)
     point = _click_point(getattr(evt, "index", None))
     if point is None:
         return _unchanged(OUTSIDE_PHOTO)
     x, y = point
     session = SESSIONS.get(request.session_hash)
-    options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
+    try:
+        options = _options(backend, min_confidence, max_hands, box_scale, replicate_token)
+        anonymise_, style = _effect(anonymise_, style)
+    except gr.Error as exc:
+        return _unchanged(f"**{exc.message}**")
     lost = ""
     if session is None or session.photo != image or session.options != options:
         lost = _lost(request, image, AGAIN) if session is None else ""
@@ -300,8 +314,19 @@ def _segment(image, options: dict, edits: Optional[Edits] = None) -> core.Result
 
 
 def _options(backend, min_confidence, max_hands, box_scale, replicate_token) -> dict:
-    return dict(backend=backend or "auto", min_confidence=min_confidence, max_hands=max_hands, box_scale=box_scale,
+    """The segmentation options, the backend's name and the token checked here (gr.Error, one sentence); the numbers
+    are checked by core.segment, before any work (its ValueError becomes the visitor's sentence in `_segment`)."""
+    if replicate_token is not None and not isinstance(replicate_token, str):
+        raise gr.Error("replicate_token must be text (a Replicate API token) or empty.", print_exception=False)
+    return dict(backend=choice("backend", backend or "auto", ["auto"] + backends.names()),
+                min_confidence=min_confidence, max_hands=max_hands, box_scale=box_scale,
                 replicate_token=(replicate_token or "").strip())
+
+
+def _effect(what, style) -> tuple:
+    """The anonymise choice and style, checked (gr.Error, one sentence); None (not sent) is the default."""
+    return choice("anonymise", "off" if what is None else what, ANONYMISE), \
+        choice("anonymise_style", "blur" if style is None else style, list(STYLES))
 
 
 def _present(session: PhotoSession, what: str, style: str, request, did: str = ""):
@@ -314,20 +339,30 @@ def _present(session: PhotoSession, what: str, style: str, request, did: str = "
     if request is not None:
         SESSIONS.put(request.session_hash, session)
     result = session.result
-    what = what if what in ANONYMISE else "off"
-    style = style if style in STYLES else "blur"
+    what, style = _effect(what, style)
     hidden = anonymise(result, what, style) if what != "off" else None
     name = Path(session.photo).name
     with PHOTO_DOWNLOADS.new() as folder:
-        files = write_downloads(result, folder, source_name=name, anonymised=hidden)
+        files = write_downloads(result, folder, source_name=name, anonymised=hidden, stem_chars=DOWNLOAD_STEM_CHARS)
     visitor_token = bool(session.options["replicate_token"])
     owner = set(owner_notes(result, visitor_token))
     details = dict(result.to_dict(), source=name, messages=[m for m in result.messages if m not in owner])
     cutouts = [(str(folder / "cutouts" / f"{safe_name(inst.label)}.png"), inst.label) for inst in result.instances]
     cutouts = [(path, label) for path, label in cutouts if Path(path).exists()]
-    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=token_tip)
     shown = preview(result.image, result.instances, PREVIEW_PIXELS)
+    did = _join(did, _shown_smaller(result.image, shown[0]))
+    status = visitor_status(result, visitor_token=visitor_token, did=did, token_tip=token_tip)
     return shown, status, files, details, cutouts, hidden
+
+
+def _shown_smaller(image: np.ndarray, shown: np.ndarray) -> str:
+    """One sentence when the shown overlay was downscaled to fit WebP's side limit (a very long, thin photo); ""
+    otherwise (the usual 1 MP overlay of a large photo needs no word: the downloads are full size)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= WEBP_MAX_SIDE:
+        return ""
+    return (f"The photo is shown at {shown.shape[1]}x{shown.shape[0]} px (an image on the page may be at most "
+            f"{WEBP_MAX_SIDE:,} px a side); the downloads keep its {w}x{h}.")
 
 
 def _lost(request, image, then: str) -> str:
@@ -371,7 +406,7 @@ def _click_point(index):
         return None
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_SIDE for v in index):
         return None  # NaN and infinity fail the comparison; no photo has a side beyond MAX_SIDE (core.loading)
-    return float(index[0]), float(index[1])
+    return float(index[0]) + 0.0, float(index[1]) + 0.0  # + 0.0: a click at -0.0 is said as (0, 0), not (-0, -0)
 
 
 def _unchanged(message: str):
@@ -438,15 +473,15 @@ def build_photo_tab() -> None:
                 examples_slot = gr.Column()
                 with gr.Row(equal_height=True):
                     run = gr.Button("Segment", variant="primary", scale=1, min_width=120)
-                    click_mode = gr.Radio(CLICK_MODES, value="add", show_label=False, container=False, scale=2,
-                                          min_width=200, elem_id="click-mode")
+                    click_mode = OpenRadio(CLICK_MODES, value="add", show_label=False, container=False, scale=2,
+                                           min_width=200, elem_id="click-mode")
                 with gr.Accordion("Settings", open=False):
-                    backend = gr.Dropdown(["auto"] + backends.names(), value="auto", label="Backend",
-                                          info="auto: Segment Anything 2 on Replicate with a token, else offline "
-                                               "landmark masks")
-                    min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
-                    max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
-                    box_scale = gr.Slider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
+                    backend = OpenDropdown(["auto"] + backends.names(), value="auto", label="Backend",
+                                           info="auto: Segment Anything 2 on Replicate with a token, else offline "
+                                                "landmark masks")
+                    min_conf = OpenSlider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
+                    max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", precision=0)
+                    box_scale = OpenSlider(1.0, 2.5, value=1.5, step=0.1, label="Box expansion scale")
                     token = gr.Textbox(value="", label="Replicate API token (optional, used for your requests only)",
                                        type="password", placeholder="r8_...")
             with gr.Column():
@@ -466,8 +501,8 @@ def build_photo_tab() -> None:
                                          buttons=["download", "fullscreen"])
                 with gr.Accordion("Anonymise", open=False):
                     with gr.Row():
-                        what = gr.Radio(ANONYMISE, value="off", label="Hide", scale=1, min_width=160)
-                        style = gr.Radio(list(STYLES), value="blur", label="Style", scale=1, min_width=160)
+                        what = OpenRadio(ANONYMISE, value="off", label="Hide", scale=1, min_width=160)
+                        style = OpenRadio(list(STYLES), value="blur", label="Style", scale=1, min_width=160)
                     hidden = gr.Image(label="Anonymised", height=300, format="png", interactive=False,
                                       buttons=["download", "fullscreen"])
                 with gr.Accordion("JSON", open=False):

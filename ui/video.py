@@ -8,7 +8,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.options import check_options
+
 from .files import EXAMPLES_DIR, VIDEO_DOWNLOADS
+from .inputs import OpenSlider, choice
 from .photo import ANONYMISE
 from .queue_guard import Limit, still_wanted
 
@@ -31,12 +34,25 @@ NOT_DONE = "Not done (the message says why). Upload a clip or pick the example."
 
 class AnonymiseChoice(gr.Radio):
     """The anonymise choices, the photo tab's words ("off", "faces", "hands", "all"); "no", the video API's word
-    for "off" before both said the same, is still taken as "off" from API callers. Same frontend as gr.Radio."""
+    for "off" before both said the same, is still taken as "off" from API callers. Same frontend as gr.Radio;
+    like ui.inputs' components it passes any other value on, and `run_video` says what is wrong with it."""
 
     is_template = True
 
     def preprocess(self, payload):
-        return super().preprocess("off" if payload == "no" else payload)
+        return "off" if payload == "no" else payload
+
+
+class VideoInput(gr.Video):
+    """gr.Video whose API help says what to send in our words (gr.Video's printed Gradio's whole FileData
+    docstring on the API page and in view_api())."""
+
+    is_template = True
+
+    def api_info(self) -> dict:
+        return dict(super().api_info(), additional_description=(
+            "The clip: a file (gradio_client's handle_file) or a public http(s) URL; MP4, MOV, WebM, MKV or AVI of "
+            f"up to {VIDEO_MAX_SECONDS:.0f} s."))
 
 
 def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=gr.Progress()):
@@ -59,7 +75,12 @@ def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=
     started = time.perf_counter()
     if not video:
         raise gr.Error("Please upload a video first (or pick the example).", print_exception=False)
-    what = _hidden(anonymise)
+    what = _hidden(choice("anonymise", "off" if anonymise is None else anonymise, ANONYMISE))
+    try:
+        numbers = check_options(min_confidence=0.5 if min_confidence is None else min_confidence,
+                                max_hands=6 if max_hands is None else max_hands)
+    except ValueError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
     progress(0, desc="Reading the video")
 
     def on_frame(done, total):
@@ -73,8 +94,8 @@ def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=
         try:
             res = process_video(video, str(out), anonymise=what, max_seconds=VIDEO_MAX_SECONDS,
                                 max_fps=VIDEO_MAX_FPS, progress=False, on_frame=on_frame,
-                                should_stop=lambda: not still_wanted(), min_confidence=float(min_confidence),
-                                max_hands=int(max_hands))
+                                should_stop=lambda: not still_wanted(), min_confidence=numbers["min_confidence"],
+                                max_hands=numbers["max_hands"])
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         if not res["ok"]:
@@ -115,8 +136,8 @@ def build_video_tab() -> None:
     with gr.Tab("Video"):
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label=f"Clip (up to {VIDEO_MAX_SECONDS:.0f} s)", sources=["upload"], height=360,
-                                 elem_id="video-clip")
+                video = VideoInput(label=f"Clip (up to {VIDEO_MAX_SECONDS:.0f} s)", sources=["upload"], height=360,
+                                   elem_id="video-clip")
                 examples = gr.Examples(VIDEO_EXAMPLES, inputs=[video], label="Example (click to run it; CC BY 4.0, "
                                        "Intel sample videos)") if VIDEO_EXAMPLES else None
                 anonymise = AnonymiseChoice(ANONYMISE, value="off", label="Also make an anonymised video",
@@ -125,8 +146,8 @@ def build_video_tab() -> None:
                     run = gr.Button("Segment every frame", variant="primary", scale=3)
                     stop = gr.Button("Stop", variant="secondary", scale=1)  # stops a running clip after its frame
                 with gr.Accordion("Settings", open=False):
-                    min_conf = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
-                    max_hands = gr.Slider(1, 12, value=6, step=1, label="Maximum hands")
+                    min_conf = OpenSlider(0.1, 0.9, value=0.5, step=0.05, label="Minimum detection confidence")
+                    max_hands = OpenSlider(1, 12, value=6, step=1, label="Maximum hands", precision=0)
             with gr.Column():
                 annotated = gr.Video(label="Annotated video", height=360, elem_id="video-annotated")
                 status = gr.Markdown(READY, label="Status", elem_id="video-status")

@@ -14,7 +14,9 @@ small pool instead: a view takes whichever of its graphs is free, and a second i
 once (`HAND_GRAPHS_PER_CONFIDENCE`). Sharing is exact: a static-mode Hands graph keeps nothing from one photo to
 the next (tests/test_graphs.py). One graph per view there cost five graphs per confidence, more than the LRU held,
 so every request built and closed one, and freed graphs piled up in malloc: +356 MB over 30 values with 2 malloc
-arenas, +858 MB with glibc's default (bench/option_memory.py).
+arenas, +858 MB with glibc's default (bench/option_memory.py). Two confidences' pools (four graphs) held +230 MB
+after 30 values (2 arenas, the served app's setting); one pool, +120 MB: a caller alternating two non-default
+confidences now rebuilds a pool each time (a second or so), which the default confidence never does.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ FACE_FLOOR = 0.1  # face detectors run at this threshold; callers keep scores >=
 MAX_HANDS_PER_GRAPH = 12  # the most hands one Hands graph reports; callers keep their first max_hands
 HANDS_CONFIDENCE_STEP = 0.05  # the UI slider's step: confidences are rounded to it for the Hands graphs
 DEFAULT_HANDS_CONFIDENCE = 0.5
-MAX_EXTRA_HAND_GRAPHS = 4  # graphs for non-default hand confidences kept at once (two confidences' pools)
+MAX_EXTRA_HAND_GRAPHS = 2  # graphs for non-default hand confidences kept at once (one confidence's pool)
 HAND_GRAPHS_PER_CONFIDENCE = 2  # detect() runs at most two Hands views at once (photo | mirror, crop0 | crop1)
 
 _lock = threading.Lock()
@@ -48,6 +50,13 @@ def hands_confidence(conf: float) -> float:
 
 
 def _factory(key):
+    """A graph for `key`, opened with MediaPipe's start-up lines left out of stderr (core/native_logs.py)."""
+    from ..native_logs import opened
+
+    return opened(lambda: _make(key))
+
+
+def _make(key):
     import mediapipe as mp
 
     kind = key[0]
