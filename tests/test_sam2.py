@@ -25,7 +25,7 @@ from core.loading import load_image  # noqa: E402
 from core.masks.prompts import build_prompts  # noqa: E402
 from core.types import Detection, Prompt  # noqa: E402
 
-from .conftest import DATA, EXAMPLES_DIR  # noqa: E402
+from .conftest import DATA, EXAMPLES_DIR, iou  # noqa: E402
 
 PHOTO = "hand_over_face/images/21.jpg"  # 384x216 (non-square), one face and one hand over it
 TINY = 128  # input size of the random test model (the real one is 1024)
@@ -398,3 +398,30 @@ def test_model_is_loaded_once_across_threads(tmp_path, monkeypatch):
         assert len(count) == 1 and len(got) == 4 and all(g is got[0] for g in got)
     finally:
         sam2.uninstall(str(folder))
+
+
+def test_multimask_outputs_the_exact_hand_is_chosen_among_a_part_and_a_looser_cut(tiny, monkeypatch):
+    """SAM 2's three outputs per prompt as the decoder gives them (a part, the object, the object with the gaps
+    between its fingers filled, as 256x256 logits) through the backend's own upsampling and the shared chooser:
+    the exact hand wins whatever the model's scores say."""
+    import cv2
+
+    from core.masks import selection
+
+    from .test_selection import drawn_hand, hand_prompt
+
+    rgb, hand, landmarks = drawn_hand(2.0)
+    prompt = hand_prompt(rgb, landmarks)
+    top = hand & (np.arange(hand.shape[0])[:, None] < 200)
+    pts = cv2.findNonZero(hand.astype(np.uint8))
+    hull = np.zeros(hand.shape, np.uint8)
+    cv2.fillPoly(hull, [cv2.convexHull(pts)], 1)
+    three = [top, hand, hull > 0]
+    logits = np.stack([np.where(cv2.resize(m.astype(np.uint8), (256, 256), interpolation=cv2.INTER_AREA) > 0,
+                                10.0, -10.0) for m in three])[None].astype(np.float32)
+    monkeypatch.setattr(sam2, "_model_call", lambda mid, image, prompts: (logits, [[0.99, 0.5, 0.98]], 1.0))
+    cands = sam2.Sam2Backend().propose(rgb, [prompt], sam2_model=KEY)
+    assert len(cands.per_prompt[0]) == 3
+    (mask, note), = selection.choose([prompt], cands, rgb)
+    assert note == "" and iou(mask, hand) > 0.95
+    assert max(iou(m, hand) for m in (cands.per_prompt[0][0], cands.per_prompt[0][2])) < 0.9
