@@ -35,7 +35,7 @@ from core.backends.replicate import SAM_SIDE, MosaicLayout, _fit  # noqa: E402
 from core.detect import DetectOptions, detect  # noqa: E402
 from core.loading import load_image  # noqa: E402
 from core.masks.prompts import build_prompts  # noqa: E402
-from core.masks.selection import choose, make_exclusive, rectangle_choice  # noqa: E402
+from core.masks.selection import choose, make_exclusive, rectangle_choice, within_wrist  # noqa: E402
 from core.types import Candidates  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
@@ -193,7 +193,7 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
 
 def _ours(prompts, cands, rgb) -> list:
     picked = choose(prompts, cands, rgb)
-    masks = [m if p.limit is None else m & p.limit for p, (m, _) in zip(prompts, picked)]  # as the pipeline does
+    masks = [within_wrist(p, m) for p, (m, _) in zip(prompts, picked)]  # as the pipeline does
     return make_exclusive(prompts, masks)
 
 

@@ -242,3 +242,21 @@ def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
     for cls in ("face", "hand"):
         exact = won[(cls, "whole")]["exact"]
         assert exact >= 0.6 * sum(won[(cls, "whole")].values()), (cls, dict(won[(cls, "whole")]))
+
+
+def test_a_models_hand_is_cut_at_the_wrist_only_when_it_runs_up_the_forearm():
+    """The model's own border past the wrist limit by a wrist's end stays (it is finer than a straight cut); a
+    forearm is cut at the limit."""
+    from core.masks.selection import within_wrist
+
+    photo, hand, landmarks = drawn_hand(1.0)
+    photo = np.pad(photo, ((0, 240), (0, 0), (0, 0)), mode="edge")  # room below the wrist for a forearm
+    hand = np.pad(hand, ((0, 240), (0, 0)))
+    p = hand_prompt(photo, landmarks)
+    rows, cols = np.mgrid[:hand.shape[0], :hand.shape[1]]
+    start = int(np.nonzero(~p.limit[:, 180])[0].min())  # where the limit crosses the wrist's axis
+    arm = (rows >= 295) & (np.abs(cols - 180) < 45)
+    wrist_end = hand | (arm & (rows < start + 8))
+    forearm = hand | arm
+    assert (wrist_end & ~p.limit).any() and np.array_equal(within_wrist(p, wrist_end), wrist_end)
+    assert np.array_equal(within_wrist(p, forearm), forearm & p.limit)
