@@ -65,6 +65,8 @@ class Judge:
         rivals = [o for o in others if not (det.kind == "hand" and o.detection.kind == "face")]
         points = [o.positive_points for o in rivals if len(o.positive_points)]
         self.others = self._points(np.concatenate(points, 0) if points else np.zeros((0, 2)))
+        points = [o.positive_points for o in others if len(o.positive_points)]
+        self.anyone = self._points(np.concatenate(points, 0) if points else np.zeros((0, 2)))  # faces too
         cost = np.where(self.grown, 1.0, W_FAR).astype(np.float32)
         if prompt.limit is not None:
             cost[~self.crop(prompt.limit)] = W_FAR
@@ -141,6 +143,8 @@ class Judge:
         if self.rgb is None or shell.sum() < 4:
             return 0.0, 0.0, none
         far = float((self.cost[shell] >= W_FAR).mean())
+        if len(self.anyone[0]) and shell[self.anyone].any():
+            far = 1.0  # the shell holds another instance's landmarks: it is that one's
         close = shell & (cv2.dilate(small.astype(np.uint8), _NEAR) > 0)
         if close.sum() < 4:
             return 0.0, far, none
