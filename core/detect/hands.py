@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..types import Detection
-from . import graphs
+from . import graphs, trace
 from .faces import SURE_FACE_SCORE
 from .geometry import box_intersection, box_iou, box_of, hand_scale
 
@@ -47,6 +47,7 @@ def hands_in(rgb: np.ndarray, conf: float, complexity: int = 0, view: str = "pho
     so that views can run at once."""
     small, k = (rgb, 1) if full_size else hands_input(rgb)
     h, w = small.shape[0] * k, small.shape[1] * k  # the part of `rgb` that Hands saw
+    trace.count("hands")
     res = graphs.run(("hands", int(complexity), graphs.hands_confidence(conf), view), small)
     out = []
     for lms, handed in zip(res.multi_hand_landmarks or [], res.multi_handedness or []):
