@@ -89,7 +89,7 @@ def _skin(s: Search) -> list:
 
 def _pose_faces(s: Search) -> list:
     s.faces = [F.face_detection(s.rgb, f) for f in F.faces_from_pose(s.rgb)]
-    return [f.box for f in s.faces]
+    return s.faces
 
 
 def _as_boxes(found: list) -> list:
