@@ -23,6 +23,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core.detect import PLAN, DetectOptions, Trace, detect  # noqa: E402
+from core.detect.plan import NOT_FINDERS  # noqa: E402
 from core.detect.geometry import box_iou  # noqa: E402
 from core.loading import load_image  # noqa: E402
 
@@ -30,8 +31,6 @@ from .data import DEFAULT_DATA, samples  # noqa: E402
 from .recall import DEFAULT_BOX_DATA, boxed_photos  # noqa: E402
 
 SAME_IOU = 0.3
-# Passes that check or merge what others proposed: they find nothing of their own.
-NOT_FINDERS = {"confirm_faces", "join_hands", "skin"}
 
 
 def same_place(a, b) -> bool:

@@ -1,7 +1,7 @@
 """Speed on the shared photos: median per-stage and end-to-end ms of `segment()`, against raw MediaPipe.
 
     python -m bench.speed [--backend landmarks] [--data ../shared/data] [--per-source 10]
-                          [--crowds ../shared/data_boxes/facemask_kaggle] [--crowd-photos 20]
+                          [--crowds ../shared/data_boxes/facemask_kaggle] [--crowd-photos 20] [--examples]
 
 "raw" is what a naive pipeline pays: one BlazeFace (full-range) pass and one Hands pass on the photo. The ratio
 column is segment() end to end divided by raw, per photo, then the median. Peak RSS is the process's maximum.
@@ -34,6 +34,7 @@ from core.loading import load_image  # noqa: E402
 from .data import DEFAULT_DATA, samples  # noqa: E402
 
 DEFAULT_CROWDS = DEFAULT_DATA.parent / "data_boxes" / "facemask_kaggle"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def raw_mediapipe(rgb, fd, hands) -> float:
@@ -51,6 +52,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per photo (median kept)")
     ap.add_argument("--crowds", default=str(DEFAULT_CROWDS), help="a folder of crowd photos (its images/ folder)")
     ap.add_argument("--crowd-photos", type=int, default=20, help="crowd photos timed (0 = none)")
+    ap.add_argument("--examples", action="store_true", help="also time each photo of examples/, a column each")
     args = ap.parse_args(argv)
 
     import mediapipe as mp
@@ -66,6 +68,8 @@ def main(argv=None):
     if args.crowd_photos and crowd_dir.is_dir():
         photos += [("crowds", p, "crowds") for p in sorted(crowd_dir.iterdir())[:args.crowd_photos]]
 
+    if args.examples:
+        photos += [(p.stem[:16], p, p.stem[:16]) for p in sorted(EXAMPLES.glob("*.jpg"))]
     sam2_note = prepare_sam2() if args.backend == "sam2" else ""
     sam2_photos = [s for group in by_source.values() for s in group]
 
@@ -92,6 +96,7 @@ def main(argv=None):
 
     stage_names = [k for k in runs[0] if k != "total"] + ["total", "raw mediapipe", "ratio", "megapixels"]
     sources = list(by_source) + ["1-2 people"] + (["crowds"] if rows[("crowds", "total")] else [])
+    sources += [source for source, _, group in photos if source == group and source != "crowds"]
     print(f"backend={args.backend}  photos={len(photos)}  repeat={args.repeat}  cold first call={cold_ms:.0f} ms")
     print(f"{'stage (median ms)':18}" + "".join(f"{s[:16]:>18}" for s in sources))
     for k in stage_names:
