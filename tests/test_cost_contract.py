@@ -152,3 +152,11 @@ def test_crowd_runs_the_crowd_search_and_no_tiles_on_a_small_photo():
     assert sum(d.kind == "face" for d in dets) == 5
     assert "centerface_full" in trace.ran() and "face_tiles" not in trace.ran()
     assert trace.calls()["face_mesh"] <= 5 and trace.calls()["centerface"] <= 1
+
+
+def test_readme_shows_the_plan_as_it_is():
+    from core.detect.plan import table
+
+    from .conftest import REPO
+
+    assert table() in (REPO / "README.md").read_text()
