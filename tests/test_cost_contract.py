@@ -17,7 +17,7 @@ from core.loading import load_image
 
 from .conftest import EXAMPLES_DIR, PHOTOS, box_data_path, data_path
 
-LOOK = ["blazeface", "confirm_faces", "hands_photo", "join_hands", "skin"]
+LOOK = ["blazeface_short", "blazeface_full", "confirm_faces", "hands_photo", "join_hands", "skin"]
 SEARCH = ["hands_mirror", "hands_zoomed_out", "hands_lower", "join_search"]
 CROWD = {"centerface_photo", "centerface_full", "face_tiles"}  # searches for faces BlazeFace did not see
 LOST_HANDS = {"hands_mirror", "hands_zoomed_out", "hands_lower", "second_look"}
@@ -83,7 +83,7 @@ def test_nothing_found_runs_every_search_and_pose():
     """A photo where nothing is found pays for every search: that is where a lost face or hand would be."""
     dets, trace = traced(np.full((240, 320, 3), 90, np.uint8))
     assert dets == []
-    check(trace, ["blazeface", "centerface_photo", "hands_photo", "join_hands", "hands_mirror", "hands_zoomed_out",
+    check(trace, ["blazeface_short", "blazeface_full", "centerface_photo", "hands_photo", "join_hands", "hands_mirror", "hands_zoomed_out",
                   "join_search", "pose_faces"], {"blazeface": 2, "centerface": 1, "hands": 3, "pose": 1})
 
 

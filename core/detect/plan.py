@@ -5,8 +5,9 @@ runs. The walk goes stage by stage (`STAGES`): first a look at the photo (faces 
 photo's Hands view), then the skin that what was found does not explain, then the search for lost hands only
 where a hand may be lost, then a second look at unexplained skin. Within a stage the lanes run at once ("main"
 on this thread, the others on the second core: the C++ graphs release the GIL), each lane's passes in the
-table's order, each only when its trigger holds on what the passes before it found. `Trace` (`trace.py`) records which passes ran, their time, their model invocations
-and what each proposed; `core.segment` keeps it as `Result.passes`.
+table's order, each only when its trigger holds on what the passes before it found. `Trace` (`trace.py`)
+records which passes ran, their time, their model invocations and what each proposed; `core.segment` keeps it
+as `Result.passes`.
 
 The idea is MediaPipe's own graphs' (`hand_landmark_tracking_cpu.pbtxt`: the costly palm detector runs only when
 the tracker has fewer hands than asked for): a search runs where there is something left for it to find.
@@ -30,8 +31,7 @@ class Search:
     pool: object = None
     face: F.FaceSearch = None
     views: dict = field(default_factory=dict)  # hand pass -> [(box, score, 21 points, side)]
-    seen: list = field(default_factory=list)  # the photo's own views' hands (photo, zoomed out), merged
-    hands: list = field(default_factory=list)  # all hands, merged, after the lanes join
+    hands: list = field(default_factory=list)  # the views' hands, merged (`join_hands`)
     faces: list = field(default_factory=list)  # confirmed faces (Detections)
     proposals: list = field(default_factory=list)  # where the skin model says an unfound hand may be
     skin_for: int = -1  # how many hands the skin model last knew of
@@ -116,9 +116,11 @@ def _as_boxes(found: list) -> list:
 STAGES = ("look", "explain", "search", "confirm")
 PLAN = (
     # --- look: faces on the second core; the photo as raw Hands sees it ---
-    Pass("blazeface", "look", "faces", "BlazeFace short + full range", "always",
-         "faces in full profile (short range) and at a distance (full range)",
-         lambda s: True, lambda s: F.blazeface(s.face)),
+    Pass("blazeface_short", "look", "faces", "BlazeFace short range", "always",
+         "faces in full profile (the full range misses them)", lambda s: True, lambda s: F.blazeface_short(s.face)),
+    Pass("blazeface_full", "look", "faces", "BlazeFace full range", "always",
+         "faces at a distance (smaller than the short range sees)", lambda s: True,
+         lambda s: F.blazeface_full(s.face)),
     Pass("centerface_glance", "look", "faces", "CenterFace at 192 px", "BlazeFace found faces, not a group",
          "is anyone else there? (a second face beside one large one)",
          lambda s: bool(s.face.blaze) and not s.face.group, lambda s: F.centerface_glance(s.face)),
@@ -156,8 +158,9 @@ PLAN = (
          "a hand may be lost", "a hand that fills the frame (the lite palm detector misses it)",
          _lost, _hands_view("hands_zoomed_out", lambda s: H.zoomed_out_hands(s.rgb, s.conf, s.cx))),
     Pass("hands_lower", "search", "main", "Hands on the lower 60% of the photo", "a hand may be lost and the "
-         "views found one, option lower_view", "a second hand the first views missed",
-         lambda s: s.options.lower_view and _lost(s) and bool(_seen(s)),
+         "photo or zoomed-out view found one, option lower_view", "a second hand the first views missed",
+         lambda s: s.options.lower_view and _lost(s)
+         and bool(s.views.get("hands_photo") or s.views.get("hands_zoomed_out")),
          _hands_view("hands_lower", lambda s: H.lower_hands(s.rgb, s.conf, s.cx))),
     # --- confirm: merge, look again at unexplained skin, a head in profile when nothing was found ---
     Pass("join_search", "confirm", "main", "-", "the search ran", "merges its hands with the first look's",
