@@ -83,8 +83,8 @@ def test_nothing_found_runs_every_search_and_pose():
     """A photo where nothing is found pays for every search: that is where a lost face or hand would be."""
     dets, trace = traced(np.full((240, 320, 3), 90, np.uint8))
     assert dets == []
-    check(trace, ["blazeface_short", "blazeface_full", "centerface_photo", "hands_photo", "join_hands", "hands_mirror", "hands_zoomed_out",
-                  "join_search", "pose_faces"], {"blazeface": 2, "centerface": 1, "hands": 3, "pose": 1})
+    check(trace, ["blazeface_short", "blazeface_full", "centerface_photo", "hands_photo", "join_hands", "hands_mirror",
+                  "hands_zoomed_out", "join_search", "pose_faces"], {"blazeface": 2, "centerface": 1, "hands": 3, "pose": 1})
 
 
 def test_without_the_skin_model_the_search_always_runs():

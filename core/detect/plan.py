@@ -35,6 +35,7 @@ class Search:
     faces: list = field(default_factory=list)  # confirmed faces (Detections)
     proposals: list = field(default_factory=list)  # where the skin model says an unfound hand may be
     skin_for: int = -1  # how many hands the skin model last knew of
+    shrunk: tuple = None  # (the photo as Hands sees it, its factor): `_shrunk`
     unexplained: bool = True  # skin-coloured area no found instance explains (or nothing to learn skin from)
 
     @property
@@ -63,6 +64,14 @@ def _hands_view(name: str, fn):
         s.views[name] = fn(s)
         return s.views[name]
     return run
+
+
+def _shrunk(s: Search) -> tuple:
+    """The photo as Hands is given it (`hands.hands_input`), made once by the photo view (the look stage's main
+    lane) and shared by the search's views."""
+    if s.shrunk is None:
+        s.shrunk = H.hands_input(s.rgb)
+    return s.shrunk
 
 
 def _seen(s: Search) -> list:
@@ -139,10 +148,10 @@ PLAN = (
          "alone reports (fists)", lambda s: bool(s.face.blaze or s.face.centre), lambda s: F.confirm_faces(s.face)),
     Pass("hands_full_size", "look", "full", "Hands on the full-size photo", "photo over 1280 px (Hands is given "
          "an area-averaged copy)", "hands raw MediaPipe finds by chance in the aliased full-size photo",
-         lambda s: H.hands_input(s.rgb)[1] > 1,
+         lambda s: H.hands_factor(s.rgb.shape) > 1,
          _hands_view("hands_full_size", lambda s: H.full_size_hands(s.rgb, s.conf, s.cx, view="mirror"))),
     Pass("hands_photo", "look", "main", "Hands on the photo", "always", "what raw MediaPipe finds",
-         lambda s: True, _hands_view("hands_photo", lambda s: H.hands_in(s.rgb, s.conf, s.cx))),
+         lambda s: True, _hands_view("hands_photo", lambda s: H.hands_in(s.rgb, s.conf, s.cx, shrunk=_shrunk(s)))),
     # --- explain: is there skin that no found face or hand accounts for? ---
     Pass("join_hands", "explain", "main", "-", "always", "merges the views' hands; drops hands inside or tiny "
          "beside a sure face", lambda s: True, _join_hands),
@@ -153,10 +162,10 @@ PLAN = (
     Pass("hands_mirror", "search", "second", "Hands on the mirrored photo", "a hand may be lost (unexplained "
          "skin, or nothing found), option mirror_hands", "hands the palm detector misses in one orientation",
          lambda s: s.options.mirror_hands and _lost(s),
-         _hands_view("hands_mirror", lambda s: H.mirrored_hands(s.rgb, s.conf, s.cx))),
+         _hands_view("hands_mirror", lambda s: H.mirrored_hands(s.rgb, s.conf, s.cx, _shrunk(s)))),
     Pass("hands_zoomed_out", "search", "main", "Hands on the photo at half size on a black canvas",
          "a hand may be lost", "a hand that fills the frame (the lite palm detector misses it)",
-         _lost, _hands_view("hands_zoomed_out", lambda s: H.zoomed_out_hands(s.rgb, s.conf, s.cx))),
+         _lost, _hands_view("hands_zoomed_out", lambda s: H.zoomed_out_hands(s.rgb, s.conf, s.cx, _shrunk(s)))),
     Pass("hands_lower", "search", "main", "Hands on the lower 60% of the photo", "a hand may be lost and the "
          "photo or zoomed-out view found one, option lower_view", "a second hand the first views missed",
          lambda s: s.options.lower_view and _lost(s)
