@@ -19,7 +19,7 @@ from .conftest import EXAMPLES_DIR, PHOTOS, box_data_path, data_path
 
 LOOK = ["blazeface_short", "blazeface_full", "confirm_faces", "hands_photo", "join_hands", "skin"]
 SEARCH = ["hands_mirror", "hands_zoomed_out", "hands_lower", "join_search"]
-CROWD = {"centerface_photo", "centerface_full", "face_tiles"}  # searches for faces BlazeFace did not see
+CROWD = {"centerface_photo", "centerface_closer", "centerface_full", "face_tiles"}  # searches for faces BlazeFace did not see
 LOST_HANDS = {"hands_mirror", "hands_zoomed_out", "hands_lower", "second_look"}
 
 
@@ -137,7 +137,9 @@ def test_one_hand_filling_the_frame_is_searched_for_and_found():
     dets, trace = traced(_one_hand_photo("01"))
     assert [d.kind for d in dets] == ["hand"]
     assert "hands_zoomed_out" in trace.ran() and trace.passes["hands_zoomed_out"].found
-    assert sum(trace.calls().values()) <= 7
+    # BlazeFace sees no face: CenterFace looks once at 448 px, sees none, and looks no closer
+    assert not ({"centerface_closer", "centerface_full", "face_tiles"} & set(trace.ran()))
+    assert trace.calls()["centerface"] == 1 and sum(trace.calls().values()) <= 7
 
 
 def test_first_person_frame_searches_for_lost_hands():

@@ -70,8 +70,20 @@ def centerface_glance(s: FaceSearch) -> list:
 
 
 def centerface_photo(s: FaceSearch) -> list:
-    """Where BlazeFace sees no face: CenterFace on the photo at its own size (at most PHOTO_SIDE)."""
+    """Where BlazeFace sees no face: CenterFace on the photo at LOOK_SIDE (a first-person frame, a photo of a
+    hand: most such photos show no face at all)."""
+    return _centerface_first(s, min(LOOK_SIDE / max(s.h, s.w), 1.0))
+
+
+def centerface_closer(s: FaceSearch) -> list:
+    """Where that look saw a face: CenterFace on the photo at its own size (at most PHOTO_SIDE), as every photo
+    without a BlazeFace face was looked at before."""
     return _centerface_first(s, min(PHOTO_SIDE / max(s.h, s.w), 1.0))
+
+
+def closer_look_pays(s: FaceSearch) -> bool:
+    """CenterFace looked at LOOK_SIDE, saw a face (at CENTERFACE_AGREE), and the photo's own size is larger."""
+    return bool(s.centre) and s.centre_scale < min(PHOTO_SIDE / max(s.h, s.w), 1.0)
 
 
 def _centerface_first(s: FaceSearch, scale: float) -> list:
@@ -176,6 +188,7 @@ def centerface_near(rgb: np.ndarray, box):
 PHOTO_SIDE = 800  # CenterFace sees the whole photo at this longer side ...
 MAX_UPSCALE = 2.0  # ... enlarging small photos at most this much (crowd photos of 400 px: faces of 15-60 px)
 GLANCE_SIDE = 192  # or, beside one large face, at this side: is anyone else there? (a tenth of the photo: 19 px)
+LOOK_SIDE = 448  # or, where BlazeFace sees no face, first at this side; at PHOTO_SIDE only where it sees a face
 
 
 def centerface_on_photo(rgb: np.ndarray, scale: float) -> list:
