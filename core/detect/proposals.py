@@ -18,6 +18,7 @@ import numpy as np
 from .faces import SURE_FACE_SCORE, face_detection, faces_in
 from .geometry import box_of, hand_scale, square_crop
 from .hands import hands_in
+from .trace import submit
 
 SKIN_SIDE = 160  # the colour model works on the photo shrunk to this longer side (regions, not edges)
 SKIN_BINS = 32  # Cr x Cb histogram bins: chrominance only, so shading and light level matter little
@@ -134,7 +135,7 @@ def look_again(rgb: np.ndarray, proposals: list, conf: float, complexity: int = 
     """Hands found at the proposals, two crops at a time when a thread pool is given."""
     jobs = [(c, side, f"crop{k % 2}") for k, (c, side) in enumerate(proposals)]
     if pool is not None and len(jobs) > 1:
-        futures = [pool.submit(hands_in_crop, rgb, c, side, conf, complexity, view) for c, side, view in jobs]
+        futures = [submit(pool, hands_in_crop, rgb, c, side, conf, complexity, view) for c, side, view in jobs]
         results = [f.result() for f in futures]
     else:
         results = [hands_in_crop(rgb, c, side, conf, complexity, view) for c, side, view in jobs]
