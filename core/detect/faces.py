@@ -6,7 +6,8 @@ full-range one does not. FaceMesh on the whole photo misses small faces, so it r
 its 468 points give the face's outline. Group photos (two faces, or one small one) also get tiles at two scales,
 on which faces too small for BlazeFace's 128-192 px view of the whole photo are found. CenterFace runs on the whole
 photo in groups, crowds and photos where BlazeFace sees no face (it finds the masked and small faces BlazeFace
-misses), and on a small crop around each other face: every face needs both detectors, or a sure CenterFace
+misses), and on a small crop around each other face. Which of these steps runs is decided by the plan
+(`plan.py`), each step a function of `FaceSearch` here: every face needs both detectors, or a sure CenterFace
 (`face_evidence`). Only when nothing at all is found does the (slow, ~22 ms) Pose model look for a head.
 """
 from __future__ import annotations

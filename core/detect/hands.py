@@ -2,8 +2,8 @@
 
 The palm detector misses hands depending on how the photo is framed (large hands entering from the frame edge
 in first-person photos, hands over faces), and which framing finds a hand varies from photo to photo. So the
-Hands solution looks at the photo, its mirror image (on the second core, alongside the faces) and, when the photo
-shows hands, its lower part, and the photo zoomed out (for a hand that fills the frame); hands found in several
+Hands solution looks at the photo and, where a hand may be lost (`plan.py`), its mirror image, the photo zoomed
+out (for a hand that fills the frame) and, when the photo shows hands, its lower part; hands found in several
 views are merged. A photo larger than HANDS_SIDE is given to Hands as an area-averaged copy (`hands_input`), and
 also as it is, so that no hand raw MediaPipe finds is lost. Hands that cannot be real are dropped: one lying inside
 a face's mesh outline, or one far smaller than a face it touches, where the face is one BlazeFace is sure of.
