@@ -76,6 +76,21 @@ def centerface_photo(s: FaceSearch) -> list:
     return _centerface_first(s, min(LOOK_SIDE / max(s.h, s.w), 1.0))
 
 
+def one_small_face(s: FaceSearch) -> bool:
+    """BlazeFace found one face, small in the photo: a hint of a group, not yet one."""
+    return len(s.blaze) == 1 and s.group
+
+
+def centerface_check(s: FaceSearch) -> list:
+    """Beside one small face: CenterFace on the photo at LOOK_SIDE; a group only where it is sure of another face
+    there (a signer or a card player alone in a frame is no crowd)."""
+    s.centre_scale = min(LOOK_SIDE / max(s.h, s.w), 1.0)
+    s.centre = centerface_on_photo(s.rgb, s.centre_scale)
+    s.group = any(c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in s.blaze)
+                  for c in s.centre)
+    return s.centre
+
+
 def centerface_closer(s: FaceSearch) -> list:
     """Where that look saw a face: CenterFace on the photo at its own size (at most PHOTO_SIDE), as every photo
     without a BlazeFace face was looked at before."""

@@ -140,6 +140,9 @@ PLAN = (
     Pass("centerface_closer", "look", "faces", "CenterFace at the photo's size (<= 800 px)",
          "that look saw a face and the photo is larger than 448 px", "small faces beside the one it saw",
          lambda s: not s.face.blaze and F.closer_look_pays(s.face), lambda s: F.centerface_closer(s.face)),
+    Pass("centerface_check", "look", "faces", "CenterFace at 448 px", "BlazeFace found one face, small in the "
+         "photo", "whether there is anyone else (a group) before the crowd search",
+         lambda s: F.one_small_face(s.face), lambda s: F.centerface_check(s.face)),
     Pass("centerface_full", "look", "faces", "CenterFace at 800 px (small photos up to 2x)",
          "a group (BlazeFace's or CenterFace's first look), not yet seen at that scale",
          "crowd faces of 15-30 px", lambda s: s.face.group and s.face.centre_scale != s.face.full_scale,
