@@ -8,7 +8,7 @@ import numpy as np
 
 from . import backends
 from .backends.base import BackendUnavailable
-from .detect import DetectOptions, detect, detect_hints
+from .detect import DetectOptions, Trace, detect, detect_hints
 from .detect.geometry import mask_bounds
 from .loading import load_image_with_pixels
 from .options import check_options
@@ -55,7 +55,8 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
                         f"masks are at that size.")
     opts = DetectOptions(min_confidence=float(min_confidence), max_hands=int(max_hands), max_faces=int(max_faces),
                          profile_faces=bool(profile_faces), mirror_hands=bool(mirror_hands))
-    detections = detect(rgb, opts)
+    trace = Trace()
+    detections = detect(rgb, opts, trace)
     automatic = len(detections)
     scale = (h * w / original_pixels) ** 0.5 if original_pixels > h * w else 1.0  # a downscaled photo
     if hints:
@@ -65,6 +66,7 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     add, cut = _points(edits.add, scale, "Added points"), _points(edits.cut, scale, "Cut points")
     result = finish(rgb, detections, backend, messages, t, box_scale=box_scale, refine=refine,
                     draw=draw and not edits.removed, automatic=automatic, add=add, cut=cut, **backend_options)
+    result.passes = trace.summary()
     if edits.removed:
         result = apply_removals(result, [_scaled(r, scale) for r in edits.removed], draw=False)
         if draw:

@@ -102,6 +102,8 @@ class Result:
     skipped: dict = field(default_factory=dict)
     frame_index: Optional[int] = None  # video: 0-based frame number
     time_s: Optional[float] = None  # video: the frame's time stamp in seconds
+    # Which detection passes ran (`core/detect/plan.py`), in order: name -> {"ms", "calls": {model: n}, "found": n}
+    passes: dict = field(default_factory=dict)
 
     @property
     def faces(self) -> list:

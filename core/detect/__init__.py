@@ -1,8 +1,9 @@
 """Find faces and hands with MediaPipe's bundled `mp.solutions` models (mediapipe 0.10.21) and CenterFace.
 
-`detect(rgb, options)` is the one entry point: faces (`faces.py`, BlazeFace with CenterFace's second opinion from
-`centerface.py`) and hands (`hands.py`) run on both cores, on a bounded set of graphs (`graphs.py`), and come back
-as `Detection`s with landmarks in input pixels.
+`detect(rgb, options)` is the one entry point. It walks the plan (`plan.py`: a table of passes, each with the
+condition that lets it run): faces (`faces.py`, BlazeFace with CenterFace's second opinion from `centerface.py`)
+and hands (`hands.py`, `proposals.py`) run on both cores, on a bounded set of graphs (`graphs.py`), and come back
+as `Detection`s with landmarks in input pixels; a `Trace` (`trace.py`) records which passes ran.
 """
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .faces import detect_faces, face_detection, faces_from_pose
+from .faces import FaceSearch
 from .geometry import box_intersection, box_iou
-from .hands import (full_size_hands, hand_detections, hands_in, implausible_hand, lower_hands, merge_hands,
-                    mirrored_hands, zoomed_out_hands)
-from .proposals import look_again, look_at_hint, skin_proposals
+from .hands import hand_detections
+from .plan import PLAN, Search, walk
+from .proposals import look_at_hint
+from .trace import Trace
 from ..types import Detection
 
-__all__ = ["DetectOptions", "detect", "detect_hints", "warm_up", "box_iou"]
+__all__ = ["DetectOptions", "PLAN", "Trace", "detect", "detect_hints", "warm_up", "box_iou"]
 
 
 @dataclass(frozen=True)
@@ -44,30 +46,12 @@ def warm_up(options: DetectOptions = DetectOptions()) -> None:
     detect(np.full((256, 256, 3), 127, np.uint8), options)
 
 
-def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list:
-    """All faces and hands in the photo, each with landmarks in input pixels."""
-    conf, cx = options.min_confidence, options.hand_complexity
-    # Faces and the hand views are independent graphs whose C++ work releases the GIL: run them on both cores.
-    faces_future = _POOL.submit(detect_faces, rgb, conf, options.max_faces, options.face_tiles)
-    as_raw = _POOL.submit(full_size_hands, rgb, conf, cx, view="mirror")  # [] unless the photo is large
-    mirrored = _POOL.submit(mirrored_hands, rgb, conf, cx) if options.mirror_hands else None
-    found = merge_hands(hands_in(rgb, conf, cx), zoomed_out_hands(rgb, conf, cx))
-    if found and options.lower_view:  # hands in the photo: look again for the ones the first view missed
-        found = merge_hands(found, lower_hands(rgb, conf, cx))
-    found = merge_hands(as_raw.result(), found)  # raw Hands' own finds first: they keep raw Hands' landmarks
-    if mirrored is not None:
-        found = merge_hands(found, mirrored.result())
-    faces = faces_future.result()
-    found = [h for h in found if not implausible_hand(h, faces)]
-    if options.second_look:
-        proposals = skin_proposals(rgb, faces, found)
-        if proposals:
-            more = look_again(rgb, proposals, conf, cx, _POOL)
-            found = merge_hands(found, [h for h in more if not implausible_hand(h, faces)])
-    hands = hand_detections(found, options.max_hands)
-    if not faces and not hands and options.profile_faces:
-        faces = [face_detection(rgb, f) for f in faces_from_pose(rgb)]
-    return faces + hands
+def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions(), trace: Trace | None = None) -> list:
+    """All faces and hands in the photo, each with landmarks in input pixels: the plan (`plan.PLAN`) walked on
+    this photo. `trace`, when given, records which passes ran, their cost and what each found."""
+    s = walk(Search(rgb, options, _POOL, FaceSearch(rgb, options.min_confidence, options.max_faces,
+                                                    options.face_tiles)), trace)
+    return s.faces + hand_detections(s.hands, options.max_hands)
 
 
 def detect_hints(rgb: np.ndarray, detections: list, hints, options: DetectOptions = DetectOptions()) -> tuple:

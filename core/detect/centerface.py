@@ -16,6 +16,8 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from . import trace
+
 OUTPUTS = {"537": 1, "538": 2, "539": 2, "540": 10}  # heatmap, box scale, centre offset, 5 landmarks (x, y)
 STRIDE = 4  # output cell size in input pixels
 MULTIPLE = 32  # input sides are rounded up to this
@@ -91,6 +93,7 @@ def centerface_faces(rgb: np.ndarray, conf: float, scale: float = 1.0, offset=(0
     nh = max(int(np.ceil(h * scale / MULTIPLE)) * MULTIPLE, MULTIPLE)
     interp = cv2.INTER_AREA if nw < w else cv2.INTER_LINEAR
     blob = cv2.resize(rgb, (nw, nh), interpolation=interp).astype(np.float32).transpose(2, 0, 1)[None]
+    trace.count("centerface")
     heat, size, shift, marks = session().run(None, {"input.1": blob})
     ys, xs = np.nonzero(heat[0, 0] >= conf)
     if len(ys) == 0:

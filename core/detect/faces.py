@@ -6,7 +6,8 @@ full-range one does not. FaceMesh on the whole photo misses small faces, so it r
 its 468 points give the face's outline. Group photos (two faces, or one small one) also get tiles at two scales,
 on which faces too small for BlazeFace's 128-192 px view of the whole photo are found. CenterFace runs on the whole
 photo in groups, crowds and photos where BlazeFace sees no face (it finds the masked and small faces BlazeFace
-misses), and on a small crop around each other face: every face needs both detectors, or a sure CenterFace
+misses), and on a small crop around each other face. Which of these steps runs is decided by the plan
+(`plan.py`), each step a function of `FaceSearch` here: every face needs both detectors, or a sure CenterFace
 (`face_evidence`). Only when nothing at all is found does the (slow, ~22 ms) Pose model look for a head.
 """
 from __future__ import annotations
@@ -15,49 +16,128 @@ import cv2
 import numpy as np
 
 from ..types import Detection
-from . import graphs
+from . import graphs, trace
 from .centerface import centerface_faces
 from .geometry import box_crop, box_iou, box_of, scaled_box_crop
 
 
 def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 20, tiles: bool = True) -> list:
-    """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it.
+    """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it: the face passes of
+    the plan (`core/detect/plan.py`), walked on this thread."""
+    from .plan import walk_faces
 
-    BlazeFace (both ranges, and tiles in groups) and CenterFace (`centerface.py`, where it pays: groups, crowds and
-    photos where BlazeFace sees no face) propose faces at `min_confidence`; each is kept only as `face_evidence`
-    allows."""
-    h, w = rgb.shape[:2]
-    blaze = non_max_suppression(faces_in(rgb, 0, min_confidence) + faces_in(rgb, 1, min_confidence), 0.3)
-    group = _looks_like_a_group(blaze, h)
-    # CenterFace on the whole photo: in full (small photos enlarged) where BlazeFace sees a group; first at the
-    # photo's own size where it sees no face, and at a glance where it sees one large face (a portrait costs a few
-    # ms more); in full after all when that first look shows a group.
-    full = min(PHOTO_SIDE / max(h, w), MAX_UPSCALE)
-    first = full if group else min((GLANCE_SIDE if blaze else PHOTO_SIDE) / max(h, w), 1.0)
-    centre = centerface_on_photo(rgb, first)
-    if not group:
-        others = [c for c in centre if c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in blaze)]
-        group = _looks_like_a_group(blaze + others, h)
-        if group and full != first:
-            centre = centerface_on_photo(rgb, full)
-    # BlazeFace's tiles, for faces too small in its 128-192 px view of a group photo, pay only where CenterFace saw
-    # the photo shrunk: on crowd photos it saw whole (<= PHOTO_SIDE) they added 11 of 639 faces under 32 px, and none
-    # larger, for 110 ms of the 390 ms median.
-    if group and tiles and max(h, w) > PHOTO_SIDE:
-        blaze = non_max_suppression(blaze + _faces_on_tiles(rgb, min_confidence), 0.3)
-        sized = blaze + [c for c in centre if c[1] >= CENTERFACE_SURE]
-        blaze = non_max_suppression(blaze + _faces_on_fine_tiles(rgb, sized, min_confidence), 0.3)
-    # BlazeFace's boxes and keypoints first (the face masks are fitted to them), then faces only CenterFace saw.
-    found = blaze + non_max_suppression([c for c in centre if c[1] >= min_confidence
-                                         and all(box_iou(c[0], b[0]) < AGREE_IOU for b in blaze)], 0.3)
-    faces = []
+    return walk_faces(FaceSearch(rgb, min_confidence, max_faces, tiles))
+
+
+class FaceSearch:
+    """What the face passes know of one photo, as they run (`plan.PLAN`, lane "faces"): BlazeFace's faces,
+    CenterFace's, whether the photo looks like a group, and at what scale CenterFace has looked."""
+
+    def __init__(self, rgb: np.ndarray, conf: float = 0.5, max_faces: int = 20, tiles: bool = True):
+        self.rgb, self.conf, self.max_faces, self.tiles = rgb, conf, max_faces, tiles
+        self.h, self.w = rgb.shape[:2]
+        self.blaze: list = []  # BlazeFace's faces (both ranges, tiles), strongest first
+        self.centre: list = []  # CenterFace's faces on the whole photo at >= CENTERFACE_AGREE
+        self.centre_scale = None  # the scale CenterFace saw the photo at (None: not yet)
+        self.group = False
+        self.faces: list = []  # the confirmed faces (Detections)
+        # CenterFace sees a group in full: small photos enlarged up to MAX_UPSCALE, so crowd faces of 15-30 px show.
+        self.full_scale = min(PHOTO_SIDE / max(self.h, self.w), MAX_UPSCALE)
+
+    @property
+    def large(self) -> bool:
+        """Larger than CenterFace's PHOTO_SIDE: BlazeFace's tiles pay here (see `tiles`)."""
+        return max(self.h, self.w) > PHOTO_SIDE
+
+
+def blazeface_short(s: FaceSearch) -> list:
+    """BlazeFace short range on the whole photo (it finds faces in full profile that the full range misses)."""
+    s.blaze = non_max_suppression(faces_in(s.rgb, 0, s.conf), 0.3)
+    s.group = _looks_like_a_group(s.blaze, s.h)
+    return s.blaze
+
+
+def blazeface_full(s: FaceSearch) -> list:
+    """BlazeFace full range on the whole photo, merged with the short range's faces."""
+    more = faces_in(s.rgb, 1, s.conf)
+    s.blaze = non_max_suppression(s.blaze + more, 0.3)
+    s.group = _looks_like_a_group(s.blaze, s.h)
+    return more
+
+
+def centerface_glance(s: FaceSearch) -> list:
+    """Beside one large face: CenterFace on the photo at GLANCE_SIDE (is anyone else there?)."""
+    return _centerface_first(s, min(GLANCE_SIDE / max(s.h, s.w), 1.0))
+
+
+def centerface_photo(s: FaceSearch) -> list:
+    """Where BlazeFace sees no face: CenterFace on the photo at LOOK_SIDE (a first-person frame, a photo of a
+    hand: most such photos show no face at all)."""
+    return _centerface_first(s, min(LOOK_SIDE / max(s.h, s.w), 1.0))
+
+
+def one_small_face(s: FaceSearch) -> bool:
+    """BlazeFace found one face, small in the photo: a hint of a group, not yet one."""
+    return len(s.blaze) == 1 and s.group
+
+
+def centerface_check(s: FaceSearch) -> list:
+    """Beside one small face: CenterFace on the photo at LOOK_SIDE; a group only where it is sure of another face
+    there (a signer or a card player alone in a frame is no crowd)."""
+    s.centre_scale = min(LOOK_SIDE / max(s.h, s.w), 1.0)
+    s.centre = centerface_on_photo(s.rgb, s.centre_scale)
+    s.group = any(c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in s.blaze)
+                  for c in s.centre)
+    return s.centre
+
+
+def centerface_closer(s: FaceSearch) -> list:
+    """Where that look saw a face: CenterFace on the photo at its own size (at most PHOTO_SIDE), as every photo
+    without a BlazeFace face was looked at before."""
+    return _centerface_first(s, min(PHOTO_SIDE / max(s.h, s.w), 1.0))
+
+
+def closer_look_pays(s: FaceSearch) -> bool:
+    """CenterFace looked at LOOK_SIDE, saw a face (at CENTERFACE_AGREE), and the photo's own size is larger."""
+    return bool(s.centre) and s.centre_scale < min(PHOTO_SIDE / max(s.h, s.w), 1.0)
+
+
+def _centerface_first(s: FaceSearch, scale: float) -> list:
+    s.centre, s.centre_scale = centerface_on_photo(s.rgb, scale), scale
+    others = [c for c in s.centre if c[1] >= CENTERFACE_SURE and all(box_iou(c[0], b[0]) < AGREE_IOU for b in s.blaze)]
+    s.group = _looks_like_a_group(s.blaze + others, s.h)
+    return s.centre
+
+
+def centerface_full(s: FaceSearch) -> list:
+    """In a group: CenterFace on the whole photo in full (small photos enlarged)."""
+    s.centre, s.centre_scale = centerface_on_photo(s.rgb, s.full_scale), s.full_scale
+    return s.centre
+
+
+def tiles(s: FaceSearch) -> list:
+    """BlazeFace on half-size tiles, then on fine tiles sized from the faces found (large group photos)."""
+    before = list(s.blaze)
+    s.blaze = non_max_suppression(s.blaze + _faces_on_tiles(s.rgb, s.conf), 0.3)
+    sized = s.blaze + [c for c in s.centre if c[1] >= CENTERFACE_SURE]
+    s.blaze = non_max_suppression(s.blaze + _faces_on_fine_tiles(s.rgb, sized, s.conf), 0.3)
+    return [f for f in s.blaze if not any(f is b for b in before)]
+
+
+def confirm_faces(s: FaceSearch) -> list:
+    """Each proposed face kept only as `face_evidence` allows (the mesh on its crop; CenterFace on a crop where
+    its look at the photo did not see it): BlazeFace's boxes and keypoints first (the face masks are fitted to
+    them), then faces only CenterFace saw."""
+    found = s.blaze + non_max_suppression([c for c in s.centre if c[1] >= s.conf
+                                           and all(box_iou(c[0], b[0]) < AGREE_IOU for b in s.blaze)], 0.3)
+    s.faces = []
     for f in sorted(found, key=lambda f: -f[1]):
-        if len(faces) >= max_faces:
+        if len(s.faces) >= s.max_faces:
             break
-        face = face_evidence(rgb, f, blaze, centre)
+        face = face_evidence(s.rgb, f, s.blaze, s.centre)
         if face is not None:
-            faces.append(face)
-    return faces
+            s.faces.append(face)
+    return s.faces
 
 
 # Every face needs two learned detectors to agree (or CenterFace to be sure). BlazeFace alone is not enough at any
@@ -124,6 +204,7 @@ def centerface_near(rgb: np.ndarray, box):
 PHOTO_SIDE = 800  # CenterFace sees the whole photo at this longer side ...
 MAX_UPSCALE = 2.0  # ... enlarging small photos at most this much (crowd photos of 400 px: faces of 15-60 px)
 GLANCE_SIDE = 192  # or, beside one large face, at this side: is anyone else there? (a tenth of the photo: 19 px)
+LOOK_SIDE = 448  # or, where BlazeFace sees no face, first at this side; at PHOTO_SIDE only where it sees a face
 
 
 def centerface_on_photo(rgb: np.ndarray, scale: float) -> list:
@@ -154,6 +235,7 @@ def faces_in(rgb: np.ndarray, selection: int, conf: float, offset=(0, 0), view: 
     """BlazeFace (0: short range, 1: full range) on `rgb`: [(box, score, keypoints, "face_detection")] with
     score >= conf, in the coordinates of the photo `rgb` was cut from at `offset`."""
     h, w = rgb.shape[:2]
+    trace.count("blazeface")
     res = graphs.run(("face_detection", selection, view), rgb)
     out = []
     ox, oy = offset
@@ -258,6 +340,7 @@ def mesh_on_crop(rgb: np.ndarray, box) -> np.ndarray | None:
         return None
     side = crop.shape[0]
     interp = cv2.INTER_AREA if side > MESH_SIDE else cv2.INTER_LINEAR
+    trace.count("face_mesh")
     res = graphs.run(("face_mesh",), cv2.resize(crop, (MESH_SIDE, MESH_SIDE), interpolation=interp))
     if not res.multi_face_landmarks:
         return None
@@ -275,6 +358,7 @@ _POSE_HEAD = list(range(11))
 
 def faces_from_pose(rgb: np.ndarray) -> list:
     """A head box from Pose keypoints: Pose sees heads in profile where BlazeFace does not."""
+    trace.count("pose")
     res = graphs.run(("pose",), rgb)
     if not res.pose_landmarks:
         return []

@@ -2,8 +2,8 @@
 
 The palm detector misses hands depending on how the photo is framed (large hands entering from the frame edge
 in first-person photos, hands over faces), and which framing finds a hand varies from photo to photo. So the
-Hands solution looks at the photo, its mirror image (on the second core, alongside the faces) and, when the photo
-shows hands, its lower part, and the photo zoomed out (for a hand that fills the frame); hands found in several
+Hands solution looks at the photo and, where a hand may be lost (`plan.py`), its mirror image, the photo zoomed
+out (for a hand that fills the frame) and, when the photo shows hands, its lower part; hands found in several
 views are merged. A photo larger than HANDS_SIDE is given to Hands as an area-averaged copy (`hands_input`), and
 also as it is, so that no hand raw MediaPipe finds is lost. Hands that cannot be real are dropped: one lying inside
 a face's mesh outline, or one far smaller than a face it touches, where the face is one BlazeFace is sure of.
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..types import Detection
-from . import graphs
+from . import graphs, trace
 from .faces import SURE_FACE_SCORE
 from .geometry import box_intersection, box_iou, box_of, hand_scale
 
@@ -29,24 +29,32 @@ HANDS_SIDE = 1280
 MIN_SHRUNK_SIDE = 8  # the copy's shorter side is never below this (the loader's smallest accepted side)
 
 
+def hands_factor(shape) -> int:
+    """k of `hands_input` for a photo of this shape, without shrinking it (1: given as it is)."""
+    h, w = shape[:2]
+    return max(min(-(-max(h, w) // HANDS_SIDE), min(h, w) // MIN_SHRUNK_SIDE), 1)  # a strip (32766x8) stays
+
+
 def hands_input(rgb: np.ndarray) -> tuple:
     """(what Hands is given for `rgb`, how many of `rgb`'s pixels one of its pixels spans): `rgb` itself up to
     HANDS_SIDE, else the mean of every k x k block, k the smallest whole factor that brings it to HANDS_SIDE (a
-    whole factor is exact and fast: 12 MP in ~12 ms; the last k-1 rows and columns at most are left out)."""
+    whole factor is exact and fast: 12 MP in ~12 ms; the last k-1 rows and columns at most are left out). The
+    views of one photo share one copy (`shrunk` below): a 12 MP photo is shrunk once, not once per view."""
     h, w = rgb.shape[:2]
-    k = min(-(-max(h, w) // HANDS_SIDE), min(h, w) // MIN_SHRUNK_SIDE)  # a strip (32766x8) is not shrunk to nothing
+    k = hands_factor(rgb.shape)
     if k <= 1:
         return rgb, 1
     return cv2.resize(rgb[:h - h % k, :w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA), k
 
 
 def hands_in(rgb: np.ndarray, conf: float, complexity: int = 0, view: str = "photo", offset=(0, 0),
-             full_size: bool = False) -> list:
-    """MediaPipe Hands on `rgb` (on `hands_input(rgb)` unless `full_size`): [(box, handedness score, 21 points,
-    "left"|"right")], in the coordinates of the photo `rgb` was cut from at `offset`. Each view has its own graph
-    so that views can run at once."""
-    small, k = (rgb, 1) if full_size else hands_input(rgb)
+             full_size: bool = False, shrunk=None) -> list:
+    """MediaPipe Hands on `rgb` (on `hands_input(rgb)`, or `shrunk` when given, unless `full_size`): [(box,
+    handedness score, 21 points, "left"|"right")], in the coordinates of the photo `rgb` was cut from at
+    `offset`. Each view has its own graph so that views can run at once."""
+    small, k = (rgb, 1) if full_size else (shrunk or hands_input(rgb))
     h, w = small.shape[0] * k, small.shape[1] * k  # the part of `rgb` that Hands saw
+    trace.count("hands")
     res = graphs.run(("hands", int(complexity), graphs.hands_confidence(conf), view), small)
     out = []
     for lms, handed in zip(res.multi_hand_landmarks or [], res.multi_handedness or []):
@@ -65,7 +73,7 @@ def full_size_hands(rgb: np.ndarray, conf: float, complexity: int = 0, view: str
     not be lost. Its hands come first, so such a hand keeps raw Hands' landmarks: the copy's are as good on average
     (box IoU with labelled hands 0.733 vs 0.734 on 1280x720 frames upscaled 3.15x) but differ hand by hand, and the
     masks follow the landmarks. `detect` runs it on the second core, on the mirror view's graph, before that view."""
-    if hands_input(rgb)[1] == 1:
+    if hands_factor(rgb.shape) == 1:
         return []
     return hands_in(rgb, conf, complexity, view=view, full_size=True)
 
@@ -78,9 +86,9 @@ def full_size_hands(rgb: np.ndarray, conf: float, complexity: int = 0, view: str
 ZOOM_OUT = 0.5
 
 
-def zoomed_out_hands(rgb: np.ndarray, conf: float, complexity: int = 0) -> list:
+def zoomed_out_hands(rgb: np.ndarray, conf: float, complexity: int = 0, shrunk=None) -> list:
     """Hands on the photo shrunk to ZOOM_OUT of its size in the middle of a black canvas as large as the photo."""
-    small, k = hands_input(rgb)
+    small, k = shrunk or hands_input(rgb)
     h, w = small.shape[:2]
     zw, zh = max(int(w * ZOOM_OUT), 1), max(int(h * ZOOM_OUT), 1)
     x0, y0 = (w - zw) // 2, (h - zh) // 2
@@ -93,8 +101,8 @@ def zoomed_out_hands(rgb: np.ndarray, conf: float, complexity: int = 0) -> list:
     return out
 
 
-def mirrored_hands(rgb: np.ndarray, conf: float, complexity: int = 0) -> list:
-    small, k = hands_input(rgb)  # mirrored once shrunk: a large photo is not copied at full size
+def mirrored_hands(rgb: np.ndarray, conf: float, complexity: int = 0, shrunk=None) -> list:
+    small, k = shrunk or hands_input(rgb)  # mirrored once shrunk: a large photo is not copied at full size
     w = small.shape[1] * k
     out = []
     for box, score, pts, side in hands_in(np.ascontiguousarray(small[:, ::-1]), conf, complexity, view="mirror"):

@@ -18,6 +18,7 @@ import numpy as np
 from .faces import SURE_FACE_SCORE, face_detection, faces_in
 from .geometry import box_of, hand_scale, square_crop
 from .hands import hands_in
+from .trace import submit
 
 SKIN_SIDE = 160  # the colour model works on the photo shrunk to this longer side (regions, not edges)
 SKIN_BINS = 32  # Cr x Cb histogram bins: chrominance only, so shading and light level matter little
@@ -32,10 +33,23 @@ MIN_BLOB_SHARE = 0.25  # a skin region is a proposal when its area is at least t
 
 def skin_proposals(rgb: np.ndarray, faces: list, hands: list) -> list:
     """[(centre_xy, crop_side)] for skin-coloured regions not covered by any found face or hand."""
+    return skin_evidence(rgb, faces, hands)[0]
+
+
+def skin_evidence(rgb: np.ndarray, faces: list, hands: list) -> tuple:
+    """(proposals as `skin_proposals`, whether skin-coloured area that no found instance explains is left).
+
+    The second answer gates the search for lost hands (`plan.py`). It asks less of the colour than the proposals
+    do: a pixel is skin-coloured when its chrominance is among the colours that hold SKIN_MASS of the found
+    instances' own skin (the proposals' likelihood ratio cannot mark skin where skin fills a large share of the
+    photo, a portrait, and a hand there would go unseen). A region of such colour outside every found instance's
+    margin, at least MIN_BLOB_SHARE of a hand's area, may be a lost hand; so may anything where nothing was found
+    to learn skin from. A background of skin colour (a wooden table) is such a region: there the colour cannot rule
+    a hand out, and the search runs."""
     found = [f.landmarks for f in faces] + [h[2] for h in hands]
     margins = [FACE_MARGIN] * len(faces) + [HAND_MARGIN] * len(hands)
     if not found:
-        return []
+        return [], True
     h, w = rgb.shape[:2]
     s = min(1.0, SKIN_SIDE / max(h, w))
     small = cv2.resize(rgb, (max(int(w * s), 1), max(int(h * s), 1)), interpolation=cv2.INTER_AREA)
@@ -49,21 +63,22 @@ def skin_proposals(rgb: np.ndarray, faces: list, hands: list) -> list:
         grow = margin * max(x1 - x0, y1 - y0)
         cv2.rectangle(covered, (int(x0 - grow), int(y0 - grow)), (int(x1 + grow), int(y1 + grow)), 1, -1)
     if skin.sum() < 8:
-        return []
+        return [], True
     ranges = [0, 256, 0, 256]
     on_skin = cv2.calcHist([crcb], [0, 1], skin, [SKIN_BINS, SKIN_BINS], ranges)
     overall = cv2.calcHist([crcb], [0, 1], None, [SKIN_BINS, SKIN_BINS], ranges)
     ratio = (on_skin / on_skin.sum()) / np.maximum(overall / overall.sum(), 1e-6)
     bins = (crcb.astype(np.int32) * SKIN_BINS) // 256
-    likely = (ratio[bins[:, :, 0], bins[:, :, 1]] >= SKIN_RATIO).astype(np.uint8)
-    likely[covered > 0] = 0
-    likely = cv2.morphologyEx(likely, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     # The expected hand size: the found hands' palms, else half a face (a hand is about as large as a face).
     sizes = [hand_scale(hd[2]) for hd in hands] or [0.5 * np.sqrt((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
                                                     for f in faces]
     palm = float(np.median(sizes)) * s
     hand_area = (1.6 * palm) ** 2  # a hand's area is about (1.6 x palm size)^2 ...
     hand_side = 2.5 * palm  # ... and its box side, fingers spread, about 2.5 x palm size
+    unexplained = _skin_left(on_skin.ravel(), bins, covered, MIN_BLOB_SHARE * hand_area)
+    likely = (ratio[bins[:, :, 0], bins[:, :, 1]] >= SKIN_RATIO).astype(np.uint8)
+    likely[covered > 0] = 0
+    likely = cv2.morphologyEx(likely, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     n, labels, stats, centres = cv2.connectedComponentsWithStats(likely, connectivity=8)
     blobs = [(stats[i, cv2.CC_STAT_AREA], i) for i in range(1, n)
              if stats[i, cv2.CC_STAT_AREA] >= MIN_BLOB_SHARE * hand_area]
@@ -71,7 +86,24 @@ def skin_proposals(rgb: np.ndarray, faces: list, hands: list) -> list:
     for _, i in sorted(blobs, reverse=True):
         for centre in _places_in_blob(labels == i, centres[i], hand_side):
             out.append((tuple(np.asarray(centre) / s), CROP_SCALE * hand_side / s))
-    return out[:MAX_PROPOSALS]
+    return out[:MAX_PROPOSALS], bool(out) or unexplained
+
+
+SKIN_MASS = 0.9  # the found skin's colours: the fewest chrominance bins that hold this share of its pixels
+
+
+def _skin_left(on_skin: np.ndarray, bins: np.ndarray, covered: np.ndarray, min_area: float) -> bool:
+    """Whether a region of the found skin's colours (SKIN_MASS) of at least `min_area` pixels lies outside every
+    found instance's margin."""
+    order = np.argsort(-on_skin)
+    cum = np.cumsum(on_skin[order]) / on_skin.sum()
+    colours = np.zeros(on_skin.size, bool)
+    colours[order[:int(np.searchsorted(cum, SKIN_MASS)) + 1]] = True
+    left = colours[bins[:, :, 0] * SKIN_BINS + bins[:, :, 1]].astype(np.uint8)
+    left[covered > 0] = 0
+    left = cv2.morphologyEx(left, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(left, connectivity=8)
+    return any(stats[i, cv2.CC_STAT_AREA] >= min_area for i in range(1, n))
 
 
 def _places_in_blob(blob: np.ndarray, centre, hand_side: float) -> list:
@@ -103,7 +135,7 @@ def look_again(rgb: np.ndarray, proposals: list, conf: float, complexity: int = 
     """Hands found at the proposals, two crops at a time when a thread pool is given."""
     jobs = [(c, side, f"crop{k % 2}") for k, (c, side) in enumerate(proposals)]
     if pool is not None and len(jobs) > 1:
-        futures = [pool.submit(hands_in_crop, rgb, c, side, conf, complexity, view) for c, side, view in jobs]
+        futures = [submit(pool, hands_in_crop, rgb, c, side, conf, complexity, view) for c, side, view in jobs]
         results = [f.result() for f in futures]
     else:
         results = [hands_in_crop(rgb, c, side, conf, complexity, view) for c, side, view in jobs]
