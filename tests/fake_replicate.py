@@ -86,7 +86,7 @@ def finger_pieces(m: np.ndarray) -> list:
     return [palm] + fingers
 
 
-def object_variants(kind: str, m: np.ndarray, shape, rng) -> list:
+def object_variants(kind: str, m: np.ndarray, shape) -> list:
     """[(kind:variant, mask)] of one true object: the exact mask and what SAM offers around it."""
     x0, y0, x1, y1 = _bbox(m)
     w, h = x1 - x0, y1 - y0
@@ -97,7 +97,8 @@ def object_variants(kind: str, m: np.ndarray, shape, rng) -> list:
         out.append((f"{kind}:rim", _grown(m, max(2, int(round(share * size))))))
     out.append((f"{kind}:box", _rect(shape, x0, y0, x1, y1)))
     mid = y0 + h / 2
-    out += [(f"{kind}:top-half", m & _rect(shape, 0, 0, W, mid)), (f"{kind}:bottom-half", m & _rect(shape, 0, mid, W, H))]
+    out += [(f"{kind}:top-half", m & _rect(shape, 0, 0, W, mid)),
+            (f"{kind}:bottom-half", m & _rect(shape, 0, mid, W, H))]
     if kind == "hand":
         out.append(("hand:hull", _hull(m)))
         out += [("hand:piece", p) for p in finger_pieces(m)]
@@ -119,7 +120,7 @@ def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob
     for m in faces:
         x0, y0, x1, y1 = _bbox(m)
         w, h, cx = x1 - x0, y1 - y0, (x0 + x1) / 2
-        variants = object_variants("face", m, shape, rng)
+        variants = object_variants("face", m, shape)
         if rng.random() >= whole_prob:
             variants = [v for v in variants if v[0] != "face:exact"]
         out += variants
@@ -146,7 +147,7 @@ def realistic_regions(faces: list, hands: list, shape, seed: int = 0, whole_prob
             piece = np.zeros(shape, bool)
             piece[ys[sel], xs[sel]] = True
             out.append(("hand:piece", piece))
-        variants = object_variants("hand", m, shape, rng)
+        variants = object_variants("hand", m, shape)
         if rng.random() >= whole_prob:
             variants = [v for v in variants if v[0] != "hand:exact"]
         out += variants
