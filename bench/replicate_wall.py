@@ -84,7 +84,8 @@ def main(argv=None):
         prompts = build_prompts(detect(rgb, DetectOptions()), rgb.shape, 1.5)
         if not prompts:
             continue
-        scene = Scene(scene_for(s, rgb, prompts, seed=0))
+        regions, _, _ = scene_for(s, rgb, prompts, seed=0)
+        scene = Scene(regions)
         times = {}
         for name, shape in (("seed", "list"), ("ours", "dict")):
             plan = Plan(service_s=predict_s, download_s=download_s, output_shape=shape)
