@@ -17,10 +17,10 @@ CLIP = 2.0  # |log-likelihood ratio| beyond this is as sure as colour gets
 
 
 class ColourModel:
-    """`evidence(rgb)` -> per-pixel log-likelihood ratio (instance vs surroundings), clipped to +-CLIP."""
+    """`evidence(codes)` -> per-pixel log-likelihood ratio (instance vs surroundings), clipped to +-CLIP. Pixels are
+    given as colour `codes` (one per pixel), computed once per image and shared by every model learnt on it."""
 
-    def __init__(self, rgb: np.ndarray, inside: np.ndarray, outside: np.ndarray):
-        codes = _codes(rgb)
+    def __init__(self, codes: np.ndarray, inside: np.ndarray, outside: np.ndarray):
         fg, bg = codes[inside], codes[outside]
         self.ready = len(fg) >= MIN_SAMPLES and len(bg) >= MIN_SAMPLES
         if not self.ready:
@@ -31,12 +31,13 @@ class ColourModel:
         p_bg = (np.bincount(bg, minlength=n) + 0.5) / (len(bg) + 0.5 * n)
         self.table = np.clip(np.log(p_fg / p_bg), -CLIP, CLIP).astype(np.float32)
 
-    def evidence(self, rgb: np.ndarray) -> np.ndarray:
+    def evidence(self, codes: np.ndarray) -> np.ndarray:
         if not self.ready:
-            return np.zeros(rgb.shape[:2], np.float32)
-        return self.table[_codes(rgb)]
+            return np.zeros(codes.shape, np.float32)
+        return self.table[codes]
 
 
-def _codes(rgb: np.ndarray) -> np.ndarray:
+def colour_codes(rgb: np.ndarray) -> np.ndarray:
+    """Each pixel's histogram bin (RGB at LEVELS levels a channel)."""
     q = (np.asarray(rgb, np.uint8) // (256 // LEVELS)).astype(np.int32)
     return (q[..., 0] * LEVELS + q[..., 1]) * LEVELS + q[..., 2]

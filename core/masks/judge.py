@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .colour import ColourModel
+from .colour import ColourModel, colour_codes
 from .skeleton import FINGER_CHAINS, part_points
 
 MARGIN = {"face": 0.06, "hand": 0.18}  # beyond the prior grown by this share of the instance's size: not it
@@ -72,9 +72,9 @@ class Judge:
             cost[~self.crop(prompt.limit)] = W_FAR
         for o in rivals:
             cost[self.crop(o.prior) & ~self.prior] = W_FAR
-        self.colour, self.rgb = None, None
+        self.colour, self.codes = None, None
         if image is not None:
-            self.rgb = self.crop(image)
+            self.codes = colour_codes(self.crop(image))
             # The instance's colours from what its landmarks prove (a hand's bones; a face's core, as its features
             # alone are few and not skin), the surroundings' from where no instance's prior reaches.
             sure = self.crop(prompt.sure) if prompt.sure is not None else np.zeros_like(self.prior)
@@ -82,8 +82,8 @@ class Judge:
             taken = self.grown.copy()
             for o in others:
                 taken |= self.crop(o.prior)
-            self.colour = ColourModel(self.rgb, inside & self.prior, ~taken)
-            cost += W_UNLIKE * np.clip(-self.colour.evidence(self.rgb), 0, None) / 2.0
+            self.colour = ColourModel(self.codes, inside & self.prior, ~taken)
+            cost += W_UNLIKE * np.clip(-self.colour.evidence(self.codes), 0, None) / 2.0
         self.cost = cost
 
     def crop(self, m: np.ndarray) -> np.ndarray:
@@ -140,7 +140,7 @@ class Judge:
         whole shell the colours side with the outside."""
         shell = big & ~small
         none = np.zeros_like(shell)
-        if self.rgb is None or shell.sum() < 4:
+        if self.codes is None or shell.sum() < 4:
             return 0.0, 0.0, none
         far = float((self.cost[shell] >= W_FAR).mean())
         if len(self.anyone[0]) and shell[self.anyone].any():
@@ -149,10 +149,10 @@ class Judge:
         if close.sum() < 4:
             return 0.0, far, none
         near = cv2.dilate(close.astype(np.uint8), _NEAR) > 0
-        model = ColourModel(self.rgb, small & near, near & ~big)
+        model = ColourModel(self.codes, small & near, near & ~big)
         if not model.ready:
             return 0.0, far, none
-        llr = model.evidence(self.rgb)
+        llr = model.evidence(self.codes)
         return float(llr[close].mean()), far, shell & (llr <= 0)
 
 

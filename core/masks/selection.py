@@ -25,7 +25,7 @@ import numpy as np
 
 from ..detect.geometry import hand_scale
 from ..types import Candidates
-from .colour import ColourModel
+from .colour import ColourModel, colour_codes
 from .judge import Judge
 from .nesting import NESTED, holds, tightest
 from .prompts import bone_width
@@ -95,14 +95,14 @@ def repair(prompt, mask: np.ndarray, image: np.ndarray | None = None, colour: Co
     if not missing:
         return mask
     added = prompt.sure & skeleton_mask(pts, mask.shape, 4.0 * bone_width(prompt.detection), missing)
-    if image is not None and colour is not None and colour.ready:
+    if image is not None and colour is not None and colour.ready:  # the photo's colours say where the finger is
         finger = skeleton_mask(pts, mask.shape, max(FINGER * hand_scale(pts), 1.0), missing)
         if prompt.limit is not None:
             finger &= prompt.limit
         x, y, w, h = cv2.boundingRect(finger.astype(np.uint8))
         if w and h:
             box = (slice(y, y + h), slice(x, x + w))
-            added[box] |= finger[box] & (colour.evidence(image[box]) > 0)
+            added[box] |= finger[box] & (colour.evidence(colour_codes(image[box])) > 0)
     return mask | added
 
 
@@ -165,7 +165,7 @@ def _settle(judge: Judge, views: list, crop, outside, mask, agree) -> tuple:
     the shell out; in to a smaller one when the shell looks like what surrounds it and the smaller still holds the
     parts, not counting parts whose points lie where the shell looks like the outside (a finger MediaPipe guessed
     under the other hand was never there). The strongest move first, a few at most."""
-    if judge.rgb is None:
+    if judge.codes is None:
         return mask, agree
     for _ in range(MAX_MOVES):
         area = crop.sum() + outside
