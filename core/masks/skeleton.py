@@ -13,30 +13,12 @@ import numpy as np
 # Each finger is a chain from the wrist (landmark 0) to its tip: 5 chains of 4 bones.
 FINGER_CHAINS = ((0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15, 16), (0, 17, 18, 19, 20))
 BONES = tuple((a, b) for chain in FINGER_CHAINS for a, b in zip(chain, chain[1:]))
+TIPS = (4, 8, 12, 16, 20)
 
 
 def skeleton_points(landmarks: np.ndarray, per_bone: int = 10) -> np.ndarray:
     """(20 * per_bone, 2) points evenly spaced along the bones, ends included once per bone."""
-    return _along(landmarks, BONES, per_bone)
-
-
-TIPS = (4, 8, 12, 16, 20)
-
-
-def part_points(landmarks: np.ndarray, bones, per_bone: int = 10, trim: float = 0.0) -> np.ndarray:
-    """Points evenly spaced along some of the bones (a finger, the palm); with `trim`, that share of a bone is left
-    out at a fingertip and at the wrist, where a landmark may sit on the outline or past it."""
-    pts = np.asarray(landmarks, np.float64)
-    t = (np.arange(per_bone) + 0.5) / per_bone
-    out = []
-    for a, b in bones:
-        keep = np.ones(per_bone, bool)
-        if b in TIPS:
-            keep &= t <= 1 - trim
-        if a == 0:
-            keep &= t >= trim
-        out.append(pts[a] + t[keep, None] * (pts[b] - pts[a]))
-    return np.concatenate(out, 0)
+    return part_points(landmarks, BONES, per_bone)
 
 
 def skeleton_coverage(mask: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = None) -> float | None:
@@ -57,7 +39,7 @@ def missing_fingers(mask: np.ndarray, landmarks: np.ndarray, below: float) -> li
     out = []
     for chain in FINGER_CHAINS:
         bones = list(zip(chain[1:], chain[2:]))
-        pts = _in_photo(_along(landmarks, bones, 6), mask.shape)
+        pts = _in_photo(part_points(landmarks, bones, 6), mask.shape)
         if len(pts) and mask[pts[:, 1], pts[:, 0]].mean() < below:
             out += bones
     return out
@@ -70,10 +52,20 @@ def _in_photo(points: np.ndarray, shape) -> np.ndarray:
     return pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
 
 
-def _along(landmarks, bones, per_bone: int) -> np.ndarray:
+def part_points(landmarks: np.ndarray, bones, per_bone: int = 10, trim: float = 0.0) -> np.ndarray:
+    """Points evenly spaced along some of the bones (a finger, the palm), `per_bone` each; with `trim`, none in that
+    share of a bone next to a fingertip or the wrist, where a landmark may sit on the outline or past it."""
     pts = np.asarray(landmarks, np.float64)
     t = (np.arange(per_bone) + 0.5) / per_bone
-    return np.concatenate([pts[a] + t[:, None] * (pts[b] - pts[a]) for a, b in bones], 0)
+    out = []
+    for a, b in bones:
+        keep = np.ones(per_bone, bool)
+        if trim and b in TIPS:
+            keep &= t <= 1 - trim
+        if trim and a == 0:
+            keep &= t >= trim
+        out.append(pts[a] + t[keep, None] * (pts[b] - pts[a]))
+    return np.concatenate(out, 0)
 
 
 def skeleton_mask(landmarks: np.ndarray, shape, width: float, bones=BONES) -> np.ndarray:
