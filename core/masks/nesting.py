@@ -75,7 +75,7 @@ def is_rim(small: Shape, big: np.ndarray) -> bool:
 
 def fills(small: Shape, big: np.ndarray) -> bool:
     """Whether `big` is `small` with its outline straightened: its convex hull or its bounding box, filled."""
-    return _iou(big, small.hull) >= FILLED or _iou(big, small.box) >= FILLED
+    return iou(big, small.hull) >= FILLED or iou(big, small.box) >= FILLED
 
 
 def looser_cut(small: Shape, big: np.ndarray) -> bool:
@@ -93,6 +93,7 @@ def tightest(crops: list) -> list:
     return keep or list(range(len(crops)))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two bool masks (0 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 0.0

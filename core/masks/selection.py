@@ -27,7 +27,7 @@ from ..detect.geometry import hand_scale
 from ..types import Candidates
 from .colour import ColourModel, colour_codes
 from .judge import Judge
-from .nesting import NESTED, holds, tightest
+from .nesting import NESTED, holds, iou, tightest
 from .prompts import bone_width
 from .skeleton import missing_fingers, skeleton_mask
 
@@ -44,12 +44,6 @@ PART_SLACK = 0.1  # the choice moves in to a candidate holding at most this much
 REPAIR_BELOW = 0.5  # a finger a model's mask holds less than half of is cut off: it is added
 FINGER = 0.25  # a finger's width as a share of the hand's size: what repair draws, where the colours say hand
 FALLBACK_NOTE = "no candidate matched the landmarks; used the landmark mask"
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter = np.logical_and(a, b).sum()
-    union = np.logical_or(a, b).sum()
-    return float(inter / union) if union else 0.0
 
 
 def choose(prompts: list, cands: Candidates, image: np.ndarray | None = None) -> list:
