@@ -16,7 +16,7 @@ from .edits import apply_removals, as_edits
 from .masks.clicks import enforce, owner, with_model_candidates, with_points
 from .masks.prompts import build_prompts
 from .render import annotate
-from .masks.selection import choose, make_exclusive, within_wrist
+from .masks.selection import FOREARM, choose, make_exclusive, within_wrist
 from .types import Instance, Result
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     if not cands.trusted and (add or cut):  # a backend without point prompts: its candidates at the points
         picked = [(with_model_candidates(p, m, list(own) + list(cands.shared)) if p.add_points or p.cut_points
                    else m, note) for p, (m, note), own in zip(prompts, picked, cands.per_prompt)]
-    picked = [(within_wrist(p, m) if not cands.trusted else m if p.limit is None else m & p.limit, note)
-              for p, (m, note) in zip(prompts, picked)]
+    forearm = 0.0 if cands.trusted else FOREARM  # a model's border at the wrist's end stays
+    picked = [(within_wrist(p, m, forearm), note) for p, (m, note) in zip(prompts, picked)]
     masks = make_exclusive(prompts, [m for m, _ in picked])
     if add or cut:
         masks = enforce(prompts, masks)

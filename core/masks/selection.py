@@ -183,14 +183,15 @@ def _settle(judge: Judge, views: list, crop, outside, mask, agree) -> tuple:
 FOREARM = 0.15  # a model's mask that runs this share of itself past the wrist limit has taken the forearm
 
 
-def within_wrist(prompt, mask: np.ndarray) -> np.ndarray:
-    """A model's chosen mask, cut at the hand's wrist limit when it runs up the forearm. A model's own border past
-    the limit by less than FOREARM of the mask is the wrist's end (labelled hands end a median 0.27-0.39 palm
-    lengths behind the wrist point, around the limit): that border is the model's, finer than a straight cut."""
+def within_wrist(prompt, mask: np.ndarray, forearm: float = FOREARM) -> np.ndarray:
+    """A chosen mask, cut at the hand's wrist limit when it runs up the forearm (past the limit by more than
+    `forearm` of itself). A model's own border past the limit by less is the wrist's end (labelled hands end a
+    median 0.27-0.39 palm lengths behind the wrist point, around the limit): finer than a straight cut, it stays.
+    `forearm=0`: any part past the limit goes (the offline masks, drawn from the prior, end there)."""
     if prompt.limit is None:
         return mask
     past = mask & ~prompt.limit
-    return mask & prompt.limit if past.sum() > FOREARM * mask.sum() else mask
+    return mask & prompt.limit if past.sum() > forearm * mask.sum() else mask
 
 
 def rectangle_choice(prompt, options: list) -> np.ndarray:
