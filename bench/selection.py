@@ -93,6 +93,7 @@ def sam2_candidates(rgb, prompts, truth_of, seed) -> tuple:
     larger, in a random order, at the decoder's 256-cell resolution) and model scores that do not know which is
     right: ([[(name, mask)] * 3], [[score] * 3])."""
     rng = np.random.default_rng(1000 + seed)
+    sent_shape = _fit(rgb, SAM_SIDE).shape  # the decoder's frame, the same for every prompt
     per_prompt, scores = [], []
     for p in prompts:
         g = truth_of(p)
@@ -109,8 +110,7 @@ def sam2_candidates(rgb, prompts, truth_of, seed) -> tuple:
         three.append(parts[rng.integers(len(parts))] if parts else three[0])
         three.append(larger[rng.integers(len(larger))] if larger else three[0])
         three = [three[k] for k in rng.permutation(3)]
-        sent = _fit(rgb, SAM_SIDE)
-        per_prompt.append(_to_photo(simulate_sam_named(three, sent.shape, points_per_side=1024, seed=seed), rgb.shape))
+        per_prompt.append(_to_photo(simulate_sam_named(three, sent_shape, points_per_side=1024, seed=seed), rgb.shape))
         scores.append(list(rng.uniform(0.7, 1.0, len(per_prompt[-1]))))
     return per_prompt, scores
 
