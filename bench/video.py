@@ -114,7 +114,7 @@ def rss_run(path: str) -> None:
     """Child process: segment a clip file end to end (decode, segment, encode annotated.mp4); print peak RSS MB."""
     import psutil
 
-    from core.video_batch import process_video
+    from core.video.batch import process_video
 
     out = tempfile.mkdtemp()
     before = psutil.Process().memory_info().rss / 2**20  # imports done, nothing processed
@@ -267,7 +267,7 @@ def space_example(rounds: int = 3) -> list:
     import gradio_client
 
     from core import segment_video
-    from core.video_batch import process_video
+    from core.video.batch import process_video
     from tests.live_server import serve_app
 
     clip = str(Path(__file__).resolve().parents[1] / "examples" / "asl_walk_intel.mp4")

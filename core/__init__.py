@@ -7,8 +7,7 @@ from .edits import Edits
 from .loading import ImageLoadError, load_image
 from .pipeline import segment
 from .types import Detection, Instance, Result
-from .video import segment_video
-from .video_io import VideoLoadError
+from .video import VideoLoadError, segment_video
 
 __all__ = ["segment", "segment_video", "Edits", "Result", "Instance", "Detection", "ImageLoadError", "VideoLoadError",
            "load_image"]

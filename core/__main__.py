@@ -8,7 +8,7 @@ DIR/coco.json holds every photo. Photos already done (result.json made from the 
 with every output asked for) are skipped, so an interrupted run resumes where it stopped. Ctrl-C stops at once:
 half-written folders are removed, DIR/coco.json lists what is done, exit code 130. Videos (named, or found in
 folders) go to DIR/<file name>/ too, as annotated.mp4, coco.json (one image per frame) and result.json, plus masks
-and an anonymised video on request (core/video_batch.py).
+and an anonymised video on request (core/video/batch.py).
 
 Every message is one line on stderr. Exit codes: 0 all done, 1 some photos failed (the others were processed),
 2 a usage error (bad option or --out; nothing was processed), 130 interrupted.
@@ -53,7 +53,7 @@ def _parser():
     ap.add_argument("--box-scale", type=float, default=1.5)
     ap.add_argument("--cutouts", action="store_true",
                     help="photos: also write cutouts/<label>.png, each face and hand on a transparent background")
-    from .video_batch import add_arguments as add_video_arguments
+    from .video.batch import add_arguments as add_video_arguments
 
     add_video_arguments(ap)
     return ap
@@ -100,7 +100,7 @@ def _main(argv) -> int:
     from . import backends
     from .batch import find_jobs, parse_formats, run_batch
     from .options import check_options
-    from .video_batch import run_videos, split_paths
+    from .video.batch import run_videos, split_paths
 
     try:
         formats = parse_formats(args.format)

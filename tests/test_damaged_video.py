@@ -1,4 +1,4 @@
-"""Damaged videos never freeze anything: the file is decoded in a watched child process (core.video_child).
+"""Damaged videos never freeze anything: the file is decoded in a watched child process (core.video.child).
 
 Before it, a copy of the example clip with a fifth of its middle overwritten by random bytes froze the whole
 Space on upload: FFmpeg's frame-threaded decoder hung inside `avcodec_free_context` while holding the GIL.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import video_child
-from core.video_io import VideoReader
+from core.video import child as video_child
+from core.video import VideoReader
 
 from .conftest import REPO, interruptible
 
@@ -44,14 +44,14 @@ def decoders_running(marker: str, mode: str = "") -> list:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "video_decode.py" in cmd and marker in cmd and f'"mode": "{mode}' in cmd:
+        if "video/decode.py" in cmd and marker in cmd and f'"mode": "{mode}' in cmd:
             pids.append(int(pid))
     return pids
 
 
 def test_damaged_clips_end_with_their_good_frames(tmp_path):
     paths = [damaged_copy(tmp_path, s) for s in SEEDS]
-    script = ("import sys\nfrom core.video_io import VideoReader\n"
+    script = ("import sys\nfrom core.video import VideoReader\n"
               "for p in sys.argv[1:]:\n"
               "    r = VideoReader(p)\n"
               "    print(sum(1 for _ in r), r.warning, flush=True)\n")

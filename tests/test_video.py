@@ -19,7 +19,7 @@ from bench.clips import (example_file, frame_labels, load_rgb, pan_frames, stabi
                          through_shift, write_clip)
 from core import segment_video
 from core.video import Tracker
-from core.video_io import VideoLoadError, VideoReader, probe
+from core.video import VideoLoadError, VideoReader, probe
 from core.types import Detection
 
 from .conftest import REPO, face_and_hands
@@ -405,7 +405,7 @@ def test_other_containers_are_read_and_their_audio_kept(tmp_path, card_photo, na
     assert [r.frame_index for r in results] == list(range(6))
     assert results[-1].time_s == pytest.approx(0.5, abs=0.02)
     if audio:
-        from core.video_io import VideoWriter
+        from core.video import VideoWriter
 
         with VideoWriter(tmp_path / "out.mp4", 320, 180, 10, audio_from=path) as w:
             for r in results:
@@ -434,8 +434,8 @@ def test_local_sam2_backend_runs_per_frame_with_tracked_labels(card_photo, monke
 
 
 def test_audio_that_cannot_be_copied_leaves_the_video_and_a_sentence(pan_clip, tmp_path, monkeypatch):
-    from core import video_io
-    from core.video_batch import process_video
+    from core.video import reader as video_io
+    from core.video.batch import process_video
 
     def broken(*_a, **_k):
         raise ValueError("unsupported audio")

@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from core.video_io import VideoLoadError, VideoReader, probe
+from core.video import VideoLoadError, VideoReader, probe
 
 av = pytest.importorskip("av")
 
@@ -75,7 +75,7 @@ def test_a_240_fps_clip_is_thinned_to_max_fps(tmp_path):
 
 
 def test_process_video_writes_a_thinned_clip_at_its_own_rate(tmp_path):
-    from core.video_batch import process_video
+    from core.video.batch import process_video
 
     clip = write_clip(tmp_path / "slowmo.mp4", 96, 240, size=(96, 64))
     res = process_video(str(clip), str(tmp_path / "out"), max_fps=30, progress=False)
@@ -93,7 +93,7 @@ def test_a_tiny_clip_is_refused_at_the_probe(tmp_path):
 
 def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(tmp_path):
     """A run killed with SIGKILL leaves `.NAME.partial-<pid>`; later runs used to leave it there for good."""
-    from core.video_batch import process_video
+    from core.video.batch import process_video
 
     clip = write_clip(tmp_path / "clip.mp4", 3, 25, size=(96, 64))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

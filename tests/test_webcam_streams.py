@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bench.clips import example_file, load_rgb, pan_frames
-from core.live import LivePool, PoolFull
+from core.video.live import LivePool, PoolFull
 
 from .live_server import serve_app
 

@@ -70,7 +70,7 @@ def run_video(video, anonymise="off", min_confidence=0.5, max_hands=6, progress=
         a status line with the faces and hands tracked and the frames per second of this run in the Space
         the downloads: annotated MP4, anonymised MP4 when made, COCO JSON with one image per frame, result JSON
     """
-    from core.video_batch import process_video
+    from core.video.batch import process_video
 
     started = time.perf_counter()
     if not video:

@@ -8,7 +8,7 @@ import os
 import gradio as gr
 from gradio.data_classes import ImageData
 
-from core.live import LivePool, PoolFull
+from core.video.live import LivePool, PoolFull
 
 from .queue_guard import Limit
 

@@ -7,7 +7,7 @@ the parent waits for each answer with a deadline (`STALL_SECONDS`) and kills a c
 not exit soon after its last frame (`EXIT_GRACE`); the frames before are kept, with one sentence on why it stopped.
 
 Cost, measured on a 1080p clip on 2 cores: a child starts in about 0.2 s (a fresh Python with NumPy and PyAV only:
-`core/video_decode.py` runs as a script, not through the server's modules or `app.py`) and takes about 55 MB; a
+`core/video/decode.py` runs as a script, not through the server's modules or `app.py`) and takes about 55 MB; a
 frame crosses in a shared memory map (an anonymous memfd) for about 2 ms, where a pipe took about 30 ms. The
 decoding itself moves off the server's process onto the other core.
 """
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .video_decode import VideoInfo, VideoLoadError
+from .decode import VideoInfo, VideoLoadError
 
-DECODER = Path(__file__).with_name("video_decode.py")
+DECODER = Path(__file__).with_name("decode.py")
 STALL_SECONDS = 60.0  # no answer from the child for this long: it is stuck (a frame takes milliseconds)
 EXIT_GRACE = 2.0  # after its last answer the child closes the file; one still running after this is killed
 

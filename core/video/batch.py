@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch import count_result, made_from, partial_folder, source_stamp
-from .video_io import VIDEO_SUFFIXES
+from ..batch import count_result, made_from, partial_folder, source_stamp
+from .reader import VIDEO_SUFFIXES
 
 # .gif stays with the photo batch (its first frame, as before); segment_video reads animated GIFs when asked.
 CLI_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".gif"}
@@ -113,10 +113,10 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     with "stopped" True (a Space's visitor who left or pressed Stop)."""
     from tqdm import tqdm
 
-    from .effects import anonymise as hide
-    from .export import coco_document, safe_name
-    from .video import segment_video
-    from .video_io import VideoLoadError, VideoReader, VideoWriter
+    from ..effects import anonymise as hide
+    from ..export import coco_document, safe_name
+    from .segmenter import segment_video
+    from .reader import VideoLoadError, VideoReader, VideoWriter
 
     final = Path(out_dir)
     name = file_name or Path(path).stem
@@ -162,7 +162,7 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
                                                           "first_frame": i, "last_frame": i, "frames": 0})
                     seen["last_frame"], seen["frames"] = i, seen["frames"] + 1
                     if masks:
-                        from .export import mask_png
+                        from ..export import mask_png
 
                         d = tmp / "masks" / safe_name(inst.label)
                         d.mkdir(parents=True, exist_ok=True)
@@ -235,7 +235,7 @@ class _Null:
 
 
 def _maybe_writer(what, path, w, h, fps, audio):
-    from .video_io import VideoWriter
+    from .reader import VideoWriter
 
     return VideoWriter(path, w, h, fps, audio_from=audio) if what else _Null()
 
@@ -248,7 +248,7 @@ def _cleanup(tmp: Path, *handles) -> None:
 
 def _write_coco(folder: Path, name: str) -> None:
     """coco.json from the per-frame lines written while the clip streamed (then removed)."""
-    from .export import CATEGORIES
+    from ..export import CATEGORIES
 
     with open(folder / "coco.json", "w") as out:
         out.write('{"info": ' + json.dumps({"description": "Faces and hands, one mask each, per video frame",

@@ -3,8 +3,8 @@
 Frames stream: the reader yields one RGB frame at a time and the writer encodes each as it comes, so memory does
 not grow with a clip's length. Every way a file can be unusable (not a video, no video track, zero frames, too
 large, an absurd frame rate, too long) is a `VideoLoadError` with one sentence, never a crash or a traceback.
-Visitors' files are opened and decoded in a watched child process (`core.video_child`), so that a damaged file
-cannot freeze the server; the limits are in `core.video_decode`.
+Visitors' files are opened and decoded in a watched child process (`core.video.child`), so that a damaged file
+cannot freeze the server; the limits are in `core.video.decode`.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import video_child
-from .video_decode import VideoInfo, VideoLoadError, _av
+from . import child
+from .decode import VideoInfo, VideoLoadError, _av
 
 __all__ = ["VideoInfo", "VideoLoadError", "VideoReader", "VideoWriter", "probe", "mux_audio", "VIDEO_SUFFIXES"]
 
@@ -28,7 +28,7 @@ MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
 def probe(path, max_seconds: float | None = None, max_fps: float | None = None) -> VideoInfo:
     """What the file declares, checked against the limits (raises VideoLoadError with one sentence). `max_fps`:
     a faster clip is thinned to every `info.step`-th frame."""
-    return video_child.probe(path, Path(path).name, max_seconds, max_fps)
+    return child.probe(path, Path(path).name, max_seconds, max_fps)
 
 
 class VideoReader:
@@ -47,7 +47,7 @@ class VideoReader:
         self.frames_read = 0
 
     def __iter__(self):
-        frames = video_child.frames(self.path, self.name, self.info, self.max_seconds)
+        frames = child.frames(self.path, self.name, self.info, self.max_seconds)
         try:
             while True:
                 try:

@@ -1,7 +1,7 @@
 """Opening, checking and decoding a video file: the part of video reading that runs in a child process.
 
-This file imports only the standard library, NumPy and PyAV, and runs as a script (`python video_decode.py
-REQUEST`), so that a child starts in about 0.2 s without the server's modules; `core.video_child` starts and
+This file imports only the standard library, NumPy and PyAV, and runs as a script (`python decode.py
+REQUEST`), so that a child starts in about 0.2 s without the server's modules; `core.video.child` starts and
 watches it (why: see there). Frames are decoded with PyAV's default slice threads: frame threads
 (`thread_type="AUTO"`) hung for good inside `avcodec_free_context` after a corrupt packet on 3-5 of 6 damaged
 copies of the example clip, slice threads on none of 12, and cost no more here (6 ms per 1080p frame).

@@ -28,11 +28,11 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from .detect.faces import AGREE_IOU, CENTERFACE_AGREE, CENTERFACE_SURE, centerface_agrees, centerface_near, \
+from ..detect.faces import AGREE_IOU, CENTERFACE_AGREE, CENTERFACE_SURE, centerface_agrees, centerface_near, \
     centerface_on_photo
-from .detect.geometry import box_crop, box_iou as _iou, box_of as _box_of
-from .pipeline import _Timer, finish
-from .types import Detection, Result
+from ..detect.geometry import box_crop, box_iou as _iou, box_of as _box_of
+from ..pipeline import _Timer, finish
+from ..types import Detection, Result
 
 OFFLINE = "landmarks"
 CARRY_FRAMES = 4  # a track missed for up to this many frames is drawn on its carried landmarks
@@ -90,7 +90,7 @@ class VideoGraphs:
                  hand_complexity: int = 0, selfie: bool = False):
         import mediapipe as mp
 
-        from .native_logs import opened  # built quietly (MEDIAPIPE_LOGS=1 shows MediaPipe's start-up lines)
+        from ..native_logs import opened  # built quietly (MEDIAPIPE_LOGS=1 shows MediaPipe's start-up lines)
 
         conf = float(min(max(min_confidence, 0.05), 0.95))
         self.selfie, self.face_conf, self.max_faces = selfie, conf, int(max_faces)
@@ -253,7 +253,7 @@ class VideoGraphs:
     def close(self) -> None:
         """Close the graphs and hand the memory they held back to the kernel (glibc keeps freed graphs in its free
         lists otherwise: RSS stayed ~340 MB up 60 s after 4 clips and 20 webcam streams, bench.soak --mix)."""
-        from .malloc import give_back_freed_memory
+        from ..malloc import give_back_freed_memory
 
         with self._lock:
             self._pool.shutdown(wait=True)
@@ -571,7 +571,7 @@ def _video_backend(requested: str, options: dict) -> tuple:
     requested = requested or "auto"
     if requested in ("auto", OFFLINE):
         return OFFLINE, []
-    from . import backends
+    from .. import backends
 
     backends.get(requested)  # unknown names: a ValueError with the choices
     if requested == "replicate":
@@ -586,7 +586,7 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
                   profile_faces: bool = True, mirror_hands: bool = True, **backend_options) -> Iterator[Result]:
     """Every face and hand in every frame of a clip: an iterator of `Result`, one per frame, in order.
 
-    `source`: a path to a video file (mp4, mov, webm, avi, gif, ...), a `core.video_io.VideoReader` of one, or an
+    `source`: a path to a video file (mp4, mov, webm, avi, gif, ...), a `core.video.VideoReader` of one, or an
     iterable of RGB uint8 frames (then `fps` gives their time stamps). Each Result has `frame_index` and `time_s`;
     labels (`face-1`, `hand-2 (left)`) stay with the same face or hand while it is tracked, through brief misses,
     and a new one gets the next unused number (`Instance.track_id`). Frames stream: nothing of earlier frames is kept.
@@ -596,7 +596,7 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
     Raises `core.VideoLoadError` (one sentence) for an unusable file; a file that breaks off part-way yields its
     good frames and the last Result's messages say where it stopped.
     """
-    from .video_io import VideoReader
+    from .reader import VideoReader
 
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
         source = VideoReader(source, max_seconds=max_seconds)
@@ -640,7 +640,7 @@ def segment_video(source, backend: str = OFFLINE, *, fps: float = 30.0, max_seco
 
 
 def _check_frame(rgb) -> np.ndarray:
-    from .loading import ImageLoadError
+    from ..loading import ImageLoadError
 
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
