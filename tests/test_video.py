@@ -434,13 +434,13 @@ def test_local_sam2_backend_runs_per_frame_with_tracked_labels(card_photo, monke
 
 
 def test_audio_that_cannot_be_copied_leaves_the_video_and_a_sentence(pan_clip, tmp_path, monkeypatch):
-    from core.video import reader as video_io
+    from core.video import writer as video_writer
     from core.video.batch import process_video
 
     def broken(*_a, **_k):
         raise ValueError("unsupported audio")
 
-    monkeypatch.setattr(video_io, "mux_audio", broken)
+    monkeypatch.setattr(video_writer, "mux_audio", broken)
     res = process_video(str(pan_clip), str(tmp_path / "pan"), max_faces=1, max_hands=2)
     assert res["ok"] and "audio track could not be copied" in res["summary"]
     with av.open(str(tmp_path / "pan" / "annotated.mp4")) as c:

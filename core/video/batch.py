@@ -116,7 +116,8 @@ def process_video(path: str, out_dir: str, *, masks: bool = False, anonymise=Non
     from ..effects import anonymise as hide
     from ..export import coco_document, safe_name
     from .segmenter import segment_video
-    from .reader import VideoLoadError, VideoReader, VideoWriter
+    from .reader import VideoLoadError, VideoReader
+    from .writer import VideoWriter
 
     final = Path(out_dir)
     name = file_name or Path(path).stem
@@ -235,7 +236,7 @@ class _Null:
 
 
 def _maybe_writer(what, path, w, h, fps, audio):
-    from .reader import VideoWriter
+    from .writer import VideoWriter
 
     return VideoWriter(path, w, h, fps, audio_from=audio) if what else _Null()
 
