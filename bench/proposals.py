@@ -19,7 +19,7 @@ import numpy as np
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.detect import faces as face_finder  # noqa: E402
+from core.detect.plan import detect_faces  # noqa: E402
 from core.detect import hands as hand_finder  # noqa: E402
 from core.detect import proposals  # noqa: E402
 from core.detect.geometry import box_iou  # noqa: E402
@@ -43,7 +43,7 @@ def run(paths):
     stats = defaultdict(lambda: defaultdict(list))
     for path in paths:
         rgb = load_image(path)
-        faces = face_finder.detect_faces(rgb)
+        faces = detect_faces(rgb)
         found = [h for h in hand_finder.hands_in(rgb, 0.5) if not hand_finder.implausible_hand(h, faces)]
         for k, hidden in enumerate(found):
             rest = found[:k] + found[k + 1:]

@@ -173,7 +173,8 @@ def process_photo(path: str, out_dir: str, formats=("png", "coco"), file_name: s
     Unusable photos are reported (`ok` False, one-sentence `error`), not raised, so one bad file never stops a
     batch; an unknown backend name still raises ValueError (it would fail for every photo).
     """
-    from . import ImageLoadError, segment
+    from .loading import ImageLoadError
+    from .pipeline import segment
     from .effects import anonymise as hide, check
     from .export import write_coco, write_result, write_zip
 

@@ -21,14 +21,6 @@ from .centerface import centerface_faces
 from .geometry import box_crop, box_iou, box_of, scaled_box_crop
 
 
-def detect_faces(rgb: np.ndarray, min_confidence: float = 0.5, max_faces: int = 20, tiles: bool = True) -> list:
-    """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it: the face passes of
-    the plan (`core/detect/plan.py`), walked on this thread."""
-    from .plan import walk_faces
-
-    return walk_faces(FaceSearch(rgb, min_confidence, max_faces, tiles))
-
-
 class FaceSearch:
     """What the face passes know of one photo, as they run (`plan.PLAN`, lane "faces"): BlazeFace's faces,
     CenterFace's, whether the photo looks like a group, and at what scale CenterFace has looked."""

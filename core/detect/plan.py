@@ -230,6 +230,12 @@ def walk_faces(face: F.FaceSearch, trace: Trace | None = None) -> list:
     return face.faces
 
 
+def detect_faces(rgb, min_confidence: float = 0.5, max_faces: int = 20, tiles: bool = True) -> list:
+    """Faces in the photo, strongest first, each with mesh points when FaceMesh confirms it: the face lane of the
+    plan, walked on this thread."""
+    return walk_faces(F.FaceSearch(rgb, min_confidence, max_faces, tiles))
+
+
 def table() -> str:
     """The plan as a Markdown table (README's "How it works")."""
     rows = ["| stage | pass | lane | runs | when | finds |", "| --- | --- | --- | --- | --- | --- |"]
