@@ -4,6 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..detect.proposals import SKIN_CB, SKIN_CR
+
 # A hand must look like skin where the frame's own face shows that skin looks like skin under this light: the
 # median chrominance inside the hand's landmark outline lies in Chai and Ngan's skin range in YCrCb ("Face
 # segmentation using skin-color map in videophone applications", 1999: Cr 133..173, Cb 77..127), the range the
@@ -12,9 +14,7 @@ import numpy as np
 # landmark model followed it for 8 frames as a third hand (and, once it was kept from starting a track, the left
 # hand's track, lost for two frames, jumped onto it). The signer's real hands, fingers spread over the sleeve,
 # stayed at Cb >= 107. No face, or a face out of the range (coloured light): no check. A gloved hand beside a bare
-# face is not tracked.
-SKIN_CR = (133, 173)
-SKIN_CB = (77, 127)
+# face is not tracked. The range is the one the photo's own skin evidence uses (`core.detect.proposals`).
 
 
 def skin_check(frame: np.ndarray, faces: list):
