@@ -1,0 +1,88 @@
+"""The gaps between spread fingers: background, unless the photo says otherwise.
+
+GrabCut works a hand at a few working pixels per finger, and its smoothness term (and the prior's thick fingers)
+fills the narrow wedge between two spread fingers: the hand grows webbing. The landmarks say where the gaps are:
+between two adjacent fingers' bones, farther from both than a finger's half width. What fills a gap is read from
+the photo, per gap: a colour model of this hand's own bones against its surroundings. A gap whose pixels look like
+the surroundings more than like the fingers (LLR < 0, on average and pixel by pixel) is background there; a gap
+that looks like the fingers (skin behind them: a face, the other hand, or the real skin web at the thumb's base)
+is left to the refinement. A gap whose fingertips touch, or that the refined mask encloses, is closed: the fingers
+ring a hole there, which labels count as hand, so it is not cut.
+
+Measured (`python -m bench.quality`, web = predicted-not-labelled share inside the landmark hull): egohands web
+0.054 -> 0.047, IoU 0.749 -> 0.755, boundary F 0.764 -> 0.777; hand_over_face (hands of ~30 px, gaps of a pixel
+or two) web 0.013 -> 0.011, IoU 0.716 -> 0.715, boundary F 0.653 -> 0.662.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from ..detect.geometry import hand_scale
+from .colour import ColourModel, colour_codes
+from .skeleton import skeleton_mask
+
+# Adjacent fingers' chains past their knuckles (the thumb from its MCP): the gap lies between each pair.
+GAPS = (((2, 3, 4), (5, 6, 7, 8)), ((5, 6, 7, 8), (9, 10, 11, 12)), ((9, 10, 11, 12), (13, 14, 15, 16)),
+        ((13, 14, 15, 16), (17, 18, 19, 20)))
+# A finger is about a quarter of the palm's width (hand_scale) wide: a gap pixel lies farther than this from both
+# fingers' bones (a little over half a finger's width: the finger's own side is not the gap).
+CLEAR = 0.16
+# A cut narrower than this many photo pixels either way is a shadow line between touching fingers, or a gap the
+# photo does not resolve (nor labels draw); an opening with this radius drops it.
+SLIT_PX = 1
+
+
+def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.ndarray, prior: np.ndarray,
+                reach: float):
+    """Bool HxW: the pixels between spread fingers that the photo shows as background, or None where no gap does.
+
+    `window` (x0, y0, x1, y1) is where to look (the refinement's box). The colour model learns the hand from
+    `inside` (bool HxW, certain hand: its bones) and its surroundings from the window beyond `prior` (bool HxW)
+    grown by `reach` pixels (the band the refinement may move the border within)."""
+    pts = np.asarray(landmarks, np.float64)
+    size = hand_scale(pts)
+    x0, y0, x1, y1 = window
+    crop = image[y0:y1, x0:x1]
+    if crop.size == 0:
+        return None
+    local = pts - [x0, y0]
+    bones = skeleton_mask(local, crop.shape, 1.0)
+    far = cv2.distanceTransform((~bones).astype(np.uint8), cv2.DIST_L2, 3) > CLEAR * size
+    codes = colour_codes(crop)
+    r = max(int(round(reach)), 1)
+    near = cv2.dilate(prior[y0:y1, x0:x1].astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    model = ColourModel(codes, inside[y0:y1, x0:x1], near == 0)
+    if not model.ready:
+        return None
+    llr = model.evidence(codes)
+    out = np.zeros(crop.shape[:2], bool)
+    for a, b in GAPS:
+        if np.linalg.norm(pts[a[-1]] - pts[b[-1]]) < 2 * CLEAR * size:
+            continue  # the fingertips touch: what lies between is a hole the fingers close (an OK sign), not a web
+        poly = np.round(np.vstack([local[list(a)], local[list(b)][::-1]]) * 4).astype(np.int32)
+        wedge = np.zeros(crop.shape[:2], np.uint8)
+        cv2.fillPoly(wedge, [poly], 1, shift=2)
+        gap = (wedge > 0) & far
+        if gap.sum() < 4 or llr[gap].mean() >= 0:
+            continue
+        out |= gap & (llr < 0)
+    out = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SLIT_PX + 1,) * 2)) > 0
+    if not out.any():
+        return None
+    full = np.zeros(image.shape[:2], bool)
+    full[y0:y1, x0:x1] = out
+    return full
+
+
+def close_rings(mask: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """`mask` with the holes it encloses that a gap cut made filled again: a web is open to the outside; a gap the
+    fingers close all round (a thumb curled to the index) is counted as hand, as labels draw it."""
+    holes = ndimage.binary_fill_holes(mask) & ~mask
+    if not holes.any():
+        return mask
+    _, labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+    hit = np.unique(labels[gaps & holes])
+    return mask | np.isin(labels, hit[hit > 0])
