@@ -10,8 +10,9 @@ is left to the refinement. A gap whose fingertips touch, or that the refined mas
 ring a hole there, which labels count as hand, so it is not cut.
 
 Measured (`python -m bench.quality`, web = predicted-not-labelled share inside the landmark hull): egohands web
-0.054 -> 0.047, IoU 0.749 -> 0.755, boundary F 0.764 -> 0.777; hand_over_face (hands of ~30 px, gaps of a pixel
-or two) web 0.013 -> 0.011, IoU 0.716 -> 0.715, boundary F 0.653 -> 0.662.
+0.054 -> 0.048, IoU 0.749 -> 0.755, boundary F 0.764 -> 0.781; hand_over_face (hands of ~30 px, gaps of a pixel
+or two) web 0.013 -> 0.011, IoU 0.716 -> 0.716, boundary F 0.653 -> 0.662. On the examples, the neck between the
+spread fingers at the woman's throat and the card held between the card thrower's fingers leave the hands.
 """
 from __future__ import annotations
 
