@@ -119,7 +119,7 @@ INDEX, MIDDLE, RING = (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16)
 
 
 @pytest.mark.parametrize("example, label, most", [
-    ("02_woman_hand_at_neck_publicdomainpictures.jpg", "hand-1", 0.10),  # the neck between her fingers (0.88, 1.00)
+    ("02_woman_hand_at_neck_publicdomainpictures.jpg", "hand-1", 0.15),  # the neck between her fingers (0.88, 1.00)
     ("01_card_thrower_gesturing_pxhere.jpg", "hand-2", 0.20),  # the green behind and the held card (0.39, 0.74)
 ])
 def test_the_gaps_between_spread_fingers_are_not_hand(example, label, most):

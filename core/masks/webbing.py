@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from ..detect.geometry import hand_scale
 from .colour import ColourModel, colour_codes
+from .refine import GUIDE_SIDE
 from .skeleton import skeleton_mask
 
 # Adjacent fingers' chains past their knuckles (the thumb from its MCP): the gap lies between each pair.
@@ -33,6 +33,9 @@ CLEAR = 0.16
 # A cut narrower than this many photo pixels either way is a shadow line between touching fingers, or a gap the
 # photo does not resolve (nor labels draw); an opening with this radius drops it.
 SLIT_PX = 1
+# The gaps are read on the refinement's window at up to this many pixels a side (colours area-averaged): a finger
+# stays ~10 pixels wide, and a large hand costs what a small one does.
+WORK_SIDE = 320
 
 
 def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.ndarray, prior: np.ndarray,
@@ -43,47 +46,67 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
     `inside` (bool HxW, certain hand: its bones) and its surroundings from the window beyond `prior` (bool HxW)
     grown by `reach` pixels (the band the refinement may move the border within)."""
     pts = np.asarray(landmarks, np.float64)
-    size = hand_scale(pts)
     x0, y0, x1, y1 = window
-    crop = image[y0:y1, x0:x1]
-    if crop.size == 0:
+    h, w = y1 - y0, x1 - x0
+    if h < 8 or w < 8:
         return None
-    local = pts - [x0, y0]
-    bones = skeleton_mask(local, crop.shape, 1.0)
+    g = min(1.0, WORK_SIDE / max(h, w))
+    size = hand_scale(pts) * g
+    sw, sh = max(int(round(w * g)), 8), max(int(round(h * g)), 8)
+    crop = image[y0:y1, x0:x1]
+    small = crop if g == 1.0 else cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
+    local = (pts - [x0, y0]) * [sw / w, sh / h]
+    bones = skeleton_mask(local, (sh, sw), 1.0)
     far = cv2.distanceTransform((~bones).astype(np.uint8), cv2.DIST_L2, 3) > CLEAR * size
-    codes = colour_codes(crop)
-    r = max(int(round(reach)), 1)
-    near = cv2.dilate(prior[y0:y1, x0:x1].astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
-    model = ColourModel(codes, inside[y0:y1, x0:x1], near == 0)
+    near = cv2.distanceTransform((~_shrink(prior[y0:y1, x0:x1], (sw, sh))).astype(np.uint8), cv2.DIST_L2, 3) <= reach * g
+    codes = colour_codes(small)
+    model = ColourModel(codes, _shrink(inside[y0:y1, x0:x1], (sw, sh)), ~near)
     if not model.ready:
         return None
     llr = model.evidence(codes)
-    out = np.zeros(crop.shape[:2], bool)
+    out = np.zeros((sh, sw), bool)
     for a, b in GAPS:
-        if np.linalg.norm(pts[a[-1]] - pts[b[-1]]) < 2 * CLEAR * size:
+        if np.linalg.norm(local[a[-1]] - local[b[-1]]) < 2 * CLEAR * size:
             continue  # the fingertips touch: what lies between is a hole the fingers close (an OK sign), not a web
         poly = np.round(np.vstack([local[list(a)], local[list(b)][::-1]]) * 4).astype(np.int32)
-        wedge = np.zeros(crop.shape[:2], np.uint8)
+        wedge = np.zeros((sh, sw), np.uint8)
         cv2.fillPoly(wedge, [poly], 1, shift=2)
         gap = (wedge > 0) & far
         if gap.sum() < 4 or llr[gap].mean() >= 0:
             continue
         out |= gap & (llr < 0)
     out = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
-                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SLIT_PX + 1,) * 2)) > 0
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SLIT_PX + 1,) * 2))
     if not out.any():
         return None
+    if g < 1.0:
+        out = cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
     full = np.zeros(image.shape[:2], bool)
-    full[y0:y1, x0:x1] = out
+    full[y0:y1, x0:x1] = out > 0
     return full
+
+
+def _shrink(mask: np.ndarray, size) -> np.ndarray:
+    if mask.shape[::-1] == tuple(size):
+        return mask.astype(bool)
+    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
 
 
 def close_rings(mask: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     """`mask` with the holes it encloses that a gap cut made filled again: a web is open to the outside; a gap the
-    fingers close all round (a thumb curled to the index) is counted as hand, as labels draw it."""
-    holes = ndimage.binary_fill_holes(mask) & ~mask
-    if not holes.any():
+    fingers close all round (a thumb curled to the index) is counted as hand, as labels draw it. Only the mask's
+    bounding box is looked at (a hole lies inside it)."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    if w == 0 or h == 0:
         return mask
-    _, labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
-    hit = np.unique(labels[gaps & holes])
-    return mask | np.isin(labels, hit[hit > 0])
+    box = (slice(y, y + h), slice(x, x + w))
+    outside = np.pad(~mask[box], 1, constant_values=True).astype(np.uint8)
+    _, labels = cv2.connectedComponents(outside, connectivity=4)
+    labels = labels[1:-1, 1:-1]  # the padding joins everything open to the outside into label labels[0, 0] had
+    hit = np.unique(labels[gaps[box] & (labels > 0)])
+    ring = np.isin(labels, hit[hit != 1])  # label 1: the padding's component, the open outside
+    if not ring.any():
+        return mask
+    out = mask.copy()
+    out[box] |= ring
+    return out
