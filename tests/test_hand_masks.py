@@ -80,10 +80,10 @@ def test_a_hand_keeps_its_bones_where_a_smaller_hand_overlaps_it():
 # Webbing and spill (`bench.hand_errors`, as `python -m bench.quality` reports them): per photo, the share of its union
 # of labelled and predicted hand pixels that is predicted but not labelled inside the hands' landmark hulls (the gaps
 # between fingers, mostly) and outside them (a neck, a held card, a rim of table), mean per source. Issue 31 aims at
-# web <= 0.03 and spill <= 0.04 on every source; these bounds hold today's figures (egohands web 0.048, spill 0.101;
-# hand_over_face 0.011 and 0.041) so that neither grows back. Before the gaps between spread fingers were read from
+# web <= 0.03 and spill <= 0.04 on every source; these bounds hold today's figures (egohands web 0.037, spill 0.100;
+# hand_over_face 0.011 and 0.043) so that neither grows back. Before the gaps between spread fingers were read from
 # the photo, egohands' web was 0.054.
-WEB_SPILL_BOUNDS = {"egohands": (0.050, 0.105), "hand_over_face": (0.015, 0.045)}
+WEB_SPILL_BOUNDS = {"egohands": (0.042, 0.105), "hand_over_face": (0.015, 0.046)}
 
 
 @pytest.mark.parametrize("source", sorted(WEB_SPILL_BOUNDS))

@@ -3,15 +3,15 @@
 GrabCut works a hand at a few working pixels per finger, and its smoothness term (and the prior's thick fingers)
 fills the narrow wedge between two spread fingers: the hand grows webbing. The landmarks say where the gaps are:
 between two adjacent fingers' bones, farther from both than a finger's half width. What fills a gap is read from
-the photo, per gap: a colour model of this hand's own bones against its surroundings. A gap whose pixels look like
-the surroundings more than like the fingers (LLR < 0, on average and pixel by pixel) is background there; a gap
-that looks like the fingers (skin behind them: a face, the other hand, or the real skin web at the thumb's base)
-is left to the refinement. A gap whose fingertips touch, or that the refined mask encloses, is closed: the fingers
+the photo, per gap: a colour model of this hand's own bones against its surroundings. A gap whose pixels are not
+clearly the fingers' colours (log-likelihood ratio under HAND_EVIDENCE, on average and pixel by pixel) is
+background there; a gap that looks like the fingers (skin behind them: a face, the other hand, or the real skin
+web at the thumb's base) is left to the refinement. A gap whose fingertips touch, or that the refined mask encloses, is closed: the fingers
 ring a hole there, which labels count as hand, so it is not cut.
 
 Measured (`python -m bench.quality`, web = predicted-not-labelled share inside the landmark hull): egohands web
-0.054 -> 0.048, IoU 0.749 -> 0.755, boundary F 0.764 -> 0.781; hand_over_face (hands of ~30 px, gaps of a pixel
-or two) web 0.013 -> 0.011, IoU 0.716 -> 0.716, boundary F 0.653 -> 0.662. On the examples, the neck between the
+0.054 -> 0.037, IoU 0.749 -> 0.758, boundary F 0.764 -> 0.796; hand_over_face (hands of ~30 px, gaps of a pixel
+or two) web 0.013 -> 0.011, IoU 0.716 -> 0.717, boundary F 0.653 -> 0.662. On the examples, the neck between the
 spread fingers at the woman's throat and the card held between the card thrower's fingers leave the hands.
 """
 from __future__ import annotations
@@ -33,6 +33,11 @@ CLEAR = 0.16
 # A cut narrower than this many photo pixels either way is a shadow line between touching fingers, or a gap the
 # photo does not resolve (nor labels draw); an opening with this radius drops it.
 SLIT_PX = 1
+# Where the landmarks put a gap, background is expected: a gap pixel is kept for the refinement only when its
+# colour is clear evidence of the hand, a log-likelihood ratio of at least this (e = 2.7 times likelier under the
+# hand's colours than under its surroundings'). At 0 (the even-odds boundary), colours seen on neither side (a held
+# card's face, jewellery, a suit's shadow) stayed: egohands web 0.048 there, 0.037 at 1; hand_over_face 0.011 both.
+HAND_EVIDENCE = 1.0
 # The gaps are read on the refinement's window at up to this many pixels a side (colours area-averaged): a finger
 # stays ~10 pixels wide, and a large hand costs what a small one does.
 WORK_SIDE = 320
@@ -72,9 +77,9 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
         wedge = np.zeros((sh, sw), np.uint8)
         cv2.fillPoly(wedge, [poly], 1, shift=2)
         gap = (wedge > 0) & far
-        if gap.sum() < 4 or llr[gap].mean() >= 0:
+        if gap.sum() < 4 or llr[gap].mean() >= HAND_EVIDENCE:
             continue
-        out |= gap & (llr < 0)
+        out |= gap & (llr < HAND_EVIDENCE)
     out = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SLIT_PX + 1,) * 2))
     if not out.any():
