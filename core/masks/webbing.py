@@ -5,12 +5,13 @@ fills the narrow wedge between two spread fingers: the hand grows webbing. The l
 between two adjacent fingers' bones, farther from both than a finger's half width. What fills a gap is read from
 the photo, per gap: a colour model of this hand's own bones against its surroundings. A gap whose pixels are not
 clearly the fingers' colours (log-likelihood ratio under HAND_EVIDENCE, on average and pixel by pixel) is
-background there; a gap that looks like the fingers (skin behind them: a face, the other hand, or the real skin
-web at the thumb's base) is left to the refinement. A gap whose fingertips touch, or that the refined mask encloses, is closed: the fingers
-ring a hole there, which labels count as hand, so it is not cut.
+background there: what shows between the fingers is the table, a held card, or skin no more typical of this hand
+than of what surrounds it (the neck or face behind it); colours that mark this hand out from its surroundings
+(a glove's, this hand's own shade) are left to the refinement. A gap whose fingertips touch, or that the refined
+mask encloses, is closed: the fingers ring a hole there, which labels count as hand, so it is not cut.
 
 Measured (`python -m bench.quality`, web = predicted-not-labelled share inside the landmark hull): egohands web
-0.054 -> 0.037, IoU 0.749 -> 0.758, boundary F 0.764 -> 0.796; hand_over_face (hands of ~30 px, gaps of a pixel
+0.054 -> 0.037, IoU 0.749 -> 0.756, boundary F 0.764 -> 0.795; hand_over_face (hands of ~30 px, gaps of a pixel
 or two) web 0.013 -> 0.011, IoU 0.716 -> 0.717, boundary F 0.653 -> 0.662. On the examples, the neck between the
 spread fingers at the woman's throat and the card held between the card thrower's fingers leave the hands.
 """
@@ -38,9 +39,10 @@ SLIT_PX = 1
 # hand's colours than under its surroundings'). At 0 (the even-odds boundary), colours seen on neither side (a held
 # card's face, jewellery, a suit's shadow) stayed: egohands web 0.048 there, 0.037 at 1; hand_over_face 0.011 both.
 HAND_EVIDENCE = 1.0
-# The gaps are read on the refinement's window at up to this many pixels a side (colours area-averaged): a finger
-# stays ~10 pixels wide, and a large hand costs what a small one does.
-WORK_SIDE = 320
+# The gaps are read on the refinement's window at up to the resolution the photo guides a mask's border at
+# (colours area-averaged): a finger stays ~15 pixels wide, and a large hand costs what a small one does (the woman's
+# hand in examples/02: 23 ms at full size, under 3 ms so). Only the box around the gaps is read closely.
+WORK_SIDE = GUIDE_SIDE
 
 
 def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.ndarray, prior: np.ndarray,
@@ -58,32 +60,45 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
     g = min(1.0, WORK_SIDE / max(h, w))
     size = hand_scale(pts) * g
     sw, sh = max(int(round(w * g)), 8), max(int(round(h * g)), 8)
-    crop = image[y0:y1, x0:x1]
-    small = crop if g == 1.0 else cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
     local = (pts - [x0, y0]) * [sw / w, sh / h]
-    bones = skeleton_mask(local, (sh, sw), 1.0)
-    far = cv2.distanceTransform((~bones).astype(np.uint8), cv2.DIST_L2, 3) > CLEAR * size
-    near = cv2.distanceTransform((~_shrink(prior[y0:y1, x0:x1], (sw, sh))).astype(np.uint8), cv2.DIST_L2, 3) <= reach * g
-    codes = colour_codes(small)
-    model = ColourModel(codes, _shrink(inside[y0:y1, x0:x1], (sw, sh)), ~near)
-    if not model.ready:
-        return None
-    llr = model.evidence(codes)
-    out = np.zeros((sh, sw), bool)
-    for a, b in GAPS:
+    wedges = np.zeros((sh, sw), np.uint8)  # gap k's wedge is labelled k + 1
+    for k, (a, b) in enumerate(GAPS):
         if np.linalg.norm(local[a[-1]] - local[b[-1]]) < 2 * CLEAR * size:
             continue  # the fingertips touch: what lies between is a hole the fingers close (an OK sign), not a web
         poly = np.round(np.vstack([local[list(a)], local[list(b)][::-1]]) * 4).astype(np.int32)
-        wedge = np.zeros((sh, sw), np.uint8)
-        cv2.fillPoly(wedge, [poly], 1, shift=2)
-        gap = (wedge > 0) & far
+        cv2.fillPoly(wedges, [poly], k + 1, shift=2)
+    bx, by, bw, bh = cv2.boundingRect((wedges > 0).astype(np.uint8))
+    if bw == 0 or bh == 0:
+        return None
+    # Only the wedges' box is looked at closely; the bones are drawn with a margin so that a bone just outside it
+    # still keeps its side from being a gap.
+    m = int(np.ceil(CLEAR * size)) + 1
+    fx0, fy0, fx1, fy1 = max(bx - m, 0), max(by - m, 0), min(bx + bw + m, sw), min(by + bh + m, sh)
+    bones = skeleton_mask(local - [fx0, fy0], (fy1 - fy0, fx1 - fx0), 1.0)
+    far = cv2.distanceTransform((~bones).astype(np.uint8), cv2.DIST_L2, 3) > CLEAR * size
+    far = far[by - fy0:by - fy0 + bh, bx - fx0:bx - fx0 + bw]
+    crop = image[y0:y1, x0:x1]
+    small = crop if g == 1.0 else cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
+    away = cv2.distanceTransform((~_shrink(prior[y0:y1, x0:x1], (sw, sh))).astype(np.uint8), cv2.DIST_L2, 3) > reach * g
+    model = ColourModel(colour_codes(small), _shrink(inside[y0:y1, x0:x1], (sw, sh)), away)
+    if not model.ready:
+        return None
+    llr = model.evidence(colour_codes(small[by:by + bh, bx:bx + bw]))
+    labels = wedges[by:by + bh, bx:bx + bw]
+    out = np.zeros((sh, sw), np.uint8)
+    part = out[by:by + bh, bx:bx + bw]
+    for k in range(1, len(GAPS) + 1):
+        gap = (labels == k) & far
         if gap.sum() < 4 or llr[gap].mean() >= HAND_EVIDENCE:
             continue
-        out |= gap & (llr < HAND_EVIDENCE)
-    out = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
-                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SLIT_PX + 1,) * 2))
-    if not out.any():
+        part[gap & (llr < HAND_EVIDENCE)] = 1
+    if not part.any():
         return None
+    r = int(round(SLIT_PX * g))
+    if r >= 1:
+        out = cv2.morphologyEx(out, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+        if not out.any():
+            return None
     if g < 1.0:
         out = cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
     full = np.zeros(image.shape[:2], bool)
@@ -92,6 +107,7 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
 
 
 def _shrink(mask: np.ndarray, size) -> np.ndarray:
+    """A bool mask at the working size (nearest: a pixel keeps its label)."""
     if mask.shape[::-1] == tuple(size):
         return mask.astype(bool)
     return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
