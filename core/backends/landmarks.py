@@ -66,7 +66,13 @@ def refine_hand(image: np.ndarray, prompt) -> np.ndarray:
     if gaps is not None and prompt.maybe is not None:
         gaps &= ~prompt.maybe
     if gaps is not None:
-        background = gaps if background is None else background | gaps
+        if background is None:
+            background = gaps
+        else:  # the gaps lie in the refinement's window: merge them there (no pass over a large photo)
+            if background is prompt.background:
+                background = background.copy()
+            x0, y0, x1, y1 = prompt.expanded_box
+            background[y0:y1, x0:x1] |= gaps[y0:y1, x0:x1]
     mask = refine_with_grabcut(image, prompt.prior, prompt.expanded_box, inner, outer, work_side=HAND_WORK_SIDE,
                                limit=prompt.limit, sure=prompt.sure, background=background, detail=FINGER * size,
                                maybe=prompt.maybe, keep=prompt.added)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..detect.geometry import hand_scale
 from .colour import ColourModel, colour_codes
-from .refine import GUIDE_SIDE
+from .refine import GUIDE_SIDE, _shrink
 from .skeleton import skeleton_mask
 
 # Adjacent fingers' chains past their knuckles (the thumb from its MCP): the gap lies between each pair.
@@ -77,6 +77,9 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
     bones = skeleton_mask(local - [fx0, fy0], (fy1 - fy0, fx1 - fx0), 1.0)
     far = cv2.distanceTransform((~bones).astype(np.uint8), cv2.DIST_L2, 3) > CLEAR * size
     far = far[by - fy0:by - fy0 + bh, bx - fx0:bx - fx0 + bw]
+    labels = wedges[by:by + bh, bx:bx + bw] * far
+    if np.count_nonzero(labels) < 4:
+        return None  # fingers side by side: no gap to read
     crop = image[y0:y1, x0:x1]
     small = crop if g == 1.0 else cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
     away = cv2.distanceTransform((~_shrink(prior[y0:y1, x0:x1], (sw, sh))).astype(np.uint8), cv2.DIST_L2, 3) > reach * g
@@ -84,11 +87,10 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
     if not model.ready:
         return None
     llr = model.evidence(colour_codes(small[by:by + bh, bx:bx + bw]))
-    labels = wedges[by:by + bh, bx:bx + bw]
     out = np.zeros((sh, sw), np.uint8)
     part = out[by:by + bh, bx:bx + bw]
     for k in range(1, len(GAPS) + 1):
-        gap = (labels == k) & far
+        gap = labels == k
         if gap.sum() < 4 or llr[gap].mean() >= HAND_EVIDENCE:
             continue
         part[gap & (llr < HAND_EVIDENCE)] = 1
@@ -106,18 +108,11 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
     return full
 
 
-def _shrink(mask: np.ndarray, size) -> np.ndarray:
-    """A bool mask at the working size (nearest: a pixel keeps its label)."""
-    if mask.shape[::-1] == tuple(size):
-        return mask.astype(bool)
-    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-
-
 def close_rings(mask: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """`mask` with the holes it encloses that a gap cut made filled again: a web is open to the outside; a gap the
-    fingers close all round (a thumb curled to the index) is counted as hand, as labels draw it. Only the mask's
-    bounding box is looked at (a hole lies inside it)."""
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    """`mask` (changed in place) with the holes it encloses that a gap cut made filled again: a web is open to the
+    outside; a gap the fingers close all round (a thumb curled to the index) is counted as hand, as labels draw it.
+    Only the mask's bounding box is looked at (a hole lies inside it)."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
     if w == 0 or h == 0:
         return mask
     box = (slice(y, y + h), slice(x, x + w))
@@ -128,6 +123,5 @@ def close_rings(mask: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     ring = np.isin(labels, hit[hit != 1])  # label 1: the padding's component, the open outside
     if not ring.any():
         return mask
-    out = mask.copy()
-    out[box] |= ring
-    return out
+    mask[box] |= ring
+    return mask
