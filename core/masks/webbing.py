@@ -109,9 +109,9 @@ def finger_gaps(image: np.ndarray, landmarks: np.ndarray, window, inside: np.nda
 
 
 def close_rings(mask: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """`mask` (changed in place) with the holes it encloses that a gap cut made filled again: a web is open to the
-    outside; a gap the fingers close all round (a thumb curled to the index) is counted as hand, as labels draw it.
-    Only the mask's bounding box is looked at (a hole lies inside it)."""
+    """`mask` with the holes it encloses that a gap cut made filled again (a copy when there is one, else `mask`
+    itself): a web is open to the outside; a gap the fingers close all round (a thumb curled to the index) is
+    counted as hand, as labels draw it. Only the mask's bounding box is looked at (a hole lies inside it)."""
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
     if w == 0 or h == 0:
         return mask
@@ -123,5 +123,6 @@ def close_rings(mask: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     ring = np.isin(labels, hit[hit != 1])  # label 1: the padding's component, the open outside
     if not ring.any():
         return mask
-    mask[box] |= ring
-    return mask
+    out = mask.copy()
+    out[box] |= ring
+    return out
