@@ -28,12 +28,20 @@ predicted hand the label does not know is skipped). `skel` is its mean, `skel mi
 how many hands keep less than 0.95 of their bones, of how many. A hand can score a high IoU with a finger cut off;
 it cannot keep its skeleton.
 
+web, spill, edge miss (`bench.hand_errors`): per photo, the share of its union of labelled and predicted hand
+pixels that is predicted but not labelled inside the predicted hands' landmark hulls (webbing between fingers,
+mostly), predicted but not labelled outside them (a neck, a held card, skin around the hand), and labelled but
+missed outside them (finger sides, tips, the wrist); mean over photos. With what is missed inside the hulls
+(about nil) they add up to 1 - IoU.
+wrist, wrist lab: median over predicted hands the label knows of how far the hand's mask, and the labelled hand
+holding most of its bone points, run behind the wrist landmark, in palm lengths (`bench.hand_errors.wrist_reach`).
+
 straight: mean over masks of that kind of the straight-edge figure (`bench.edges`: share of the outline, off the
 photo border, on axis-parallel runs longer than a quarter of the box side). The `truth` rows score each
 ground-truth component of the exact sources the same way, as the reference for outlines drawn by people.
 
---per-photo: one line per hand photo for the first backend: hands labelled, found, hand IoU, hand boundary F and
-the smallest skeleton kept of its hands.
+--per-photo: one line per hand photo for the first backend: hands labelled, found, hand IoU, hand boundary F, the
+smallest skeleton kept of its hands and its web, spill and edge-miss shares.
 --show DIR: for each photo, DIR/<source>/<stem>.png (see `bench.overlays`: the first backend's masks, the true
 outline in white, each hand's bone points green inside its mask, red outside) and each instance's cut-out beside
 it as <stem>__<label>.png.
@@ -63,6 +71,7 @@ from core.masks.skeleton import skeleton_coverage, skeleton_points  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
 from .edges import straight_edge_share  # noqa: E402
+from .hand_errors import error_shares, wrist_reach  # noqa: E402
 from .mask_metrics import boundary_f, iou, union_of  # noqa: E402
 from .overlays import hand_landmarks, write_cutouts, write_overlay  # noqa: E402
 
@@ -139,6 +148,7 @@ def score_sample(sample, pred: list, shape, stats):
         for hand in components(truth):
             stats[("hand", "found")].append(float((p & hand).sum() / hand.sum() >= HAND_FOUND_COVER))
         stats[("hand", "skel")].extend(skeleton_kept(pred, truth))
+        add_hand_errors(stats, pred, truth)
     if "skin" in sample.masks:
         skin, feat = sample.mask("skin"), sample.mask("features")
         p = union_of(shape, masks_of(pred, "face"))
@@ -151,6 +161,30 @@ def score_sample(sample, pred: list, shape, stats):
             stats[("face", "coverage")].append(0.0)
     for inst in pred:
         add_straight(stats, inst.kind, inst.mask)
+
+
+def add_hand_errors(stats, pred: list, truth):
+    """The photo's error shares by kind (`bench.hand_errors`) against the predicted hands' landmark hull, and each
+    predicted hand's wrist reach beside its label's (the labelled component holding most of its bone points)."""
+    hands = [(inst, hand_landmarks(inst)) for inst in pred]
+    hands = [(inst, lm) for inst, lm in hands if lm is not None]
+    p = union_of(truth.shape, masks_of(pred, "hand"))
+    shares = error_shares(p, truth, [lm for _, lm in hands])
+    if shares is not None:
+        for name in ("web", "spill", "edge miss"):
+            stats[("hand", name)].append(shares[name])
+    parts = components(truth)
+    for inst, lm in hands:
+        pts = np.floor(skeleton_points(lm)).astype(int)
+        h, w = truth.shape
+        pts = pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
+        held = [part[pts[:, 1], pts[:, 0]].sum() for part in parts]
+        if not held or max(held) == 0:
+            continue  # a hand the label does not know
+        ours, theirs = wrist_reach(inst.mask, lm), wrist_reach(parts[int(np.argmax(held))], lm)
+        if ours is not None and theirs is not None:
+            stats[("hand", "wrist")].append(ours)
+            stats[("hand", "wrist lab")].append(theirs)
 
 
 def score_truth(sample, stats):
@@ -177,8 +211,11 @@ def per_photo_hands(sample, pred: list, shape) -> dict:
     hands = components(truth)
     found = sum((p & h).sum() / h.sum() >= HAND_FOUND_COVER for h in hands)
     kept = skeleton_kept(pred, truth)
+    shares = error_shares(p, truth, [lm for lm in map(hand_landmarks, pred) if lm is not None]) or {}
     return {"source": sample.source, "stem": sample.stem, "labelled": len(hands), "found": int(found),
-            "iou": iou(p, truth), "bF": boundary_f(p, truth), "skel_min": min(kept) if kept else None}
+            "iou": iou(p, truth), "bF": boundary_f(p, truth), "skel_min": min(kept) if kept else None,
+            "web": shares.get("web", 0.0), "spill": shares.get("spill", 0.0),
+            "edge": shares.get("edge miss", 0.0)}
 
 
 def truth_outline_mask(sample):
@@ -244,7 +281,8 @@ def _points_in_photo(landmarks, shape) -> int:
 FACE_COLUMNS = [("face", "iou"), ("face", "bF"), ("face", "miss"), ("face", "found"), ("face", "precision"),
                 ("face", "coverage"), ("face", "straight")]
 HAND_COLUMNS = [("hand", "iou"), ("hand", "bF"), ("hand", "miss"), ("hand", "found"), ("hand", "skel"),
-                ("hand", "skel min"), ("hand", f"skel<{SKELETON_KEPT}"), ("hand", "straight")]
+                ("hand", "skel min"), ("hand", f"skel<{SKELETON_KEPT}"), ("hand", "straight"), ("hand", "web"),
+                ("hand", "spill"), ("hand", "edge miss"), ("hand", "wrist"), ("hand", "wrist lab")]
 _FROM_SKEL = {"skel min", f"skel<{SKELETON_KEPT}"}  # columns computed from the ("hand", "skel") values
 
 
@@ -286,6 +324,8 @@ def _cell(stats, col) -> str:
         return f"{int(sum(v))}"
     if col == ("hand", "found"):
         return f"{int(sum(v))}/{len(v)}"
+    if name in ("wrist", "wrist lab"):
+        return f"{np.median(v):.2f}"
     if name == "skel min":
         return f"{min(v):.3f}"
     if name == f"skel<{SKELETON_KEPT}":
@@ -295,11 +335,12 @@ def _cell(stats, col) -> str:
 
 def print_hand_lines(lines, method):
     print(f"\nPer hand photo ({method}):")
-    print(f"{'source':16} {'stem':40} {'labelled':>8} {'found':>6} {'hand IoU':>8} {'hand bF':>8} {'skel min':>8}")
+    print(f"{'source':16} {'stem':40} {'labelled':>8} {'found':>6} {'hand IoU':>8} {'hand bF':>8} {'skel min':>8} "
+          f"{'web':>6} {'spill':>6} {'edge':>6}")
     for ln in lines:
         skel = "-" if ln["skel_min"] is None else f"{ln['skel_min']:.3f}"
         print(f"{ln['source']:16} {ln['stem']:40} {ln['labelled']:>8} {ln['found']:>6} {ln['iou']:>8.3f} "
-              f"{ln['bF']:>8.3f} {skel:>8}")
+              f"{ln['bF']:>8.3f} {skel:>8} {ln['web']:>6.3f} {ln['spill']:>6.3f} {ln['edge']:>6.3f}")
     labelled, found = sum(ln["labelled"] for ln in lines), sum(ln["found"] for ln in lines)
     mins = [ln["skel_min"] for ln in lines if ln["skel_min"] is not None]
     print(f"{'all':16} {'':40} {labelled:>8} {found:>6} {np.mean([ln['iou'] for ln in lines]):>8.3f} "

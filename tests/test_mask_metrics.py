@@ -80,3 +80,36 @@ def test_skeleton_coverage_counts_only_points_within():
     assert skeleton_coverage(top, lm, within=top) == 1.0  # the label says only the top is hand
     assert skeleton_coverage(top, lm, within=~top) == 0.0
     assert skeleton_coverage(top, lm, within=np.zeros(SHAPE, bool)) is None
+
+
+def test_error_shares_split_what_iou_misses_by_where_it_lies():
+    """bench.hand_errors: extra pixels inside the landmark hull are web, outside it spill; missed pixels outside it
+    are edge misses; with the misses inside the hull they add up to 1 - IoU."""
+    from bench.hand_errors import error_shares, landmark_hull, wrist_reach
+    from bench.mask_metrics import iou
+
+    # A hand whose landmarks' hull is the rectangle x 120-280, y 120-300: wrist (0) at the bottom, the middle
+    # finger's base (9) straight above it at the top, the rest at the corners and inside.
+    lm = np.array([[200, 300]] + [[120 + 40 * (i % 5), 120 + 45 * (i // 5)] for i in range(20)], float)
+    lm[9], lm[20] = (200, 120), (280, 300)
+    lm[6] = (120, 300)
+    hull = landmark_hull(SHAPE, [lm])
+    assert hull[120:300, 120:280].all() and not hull[:, 285:].any() and not hull[:115].any()
+    truth = np.zeros(SHAPE, bool)
+    truth[150:290, 140:260] = True
+    truth[200:220, 290:295] = True  # labelled outside the hull and missed: an edge miss (100 px)
+    pred = truth.copy()
+    pred[200:220, 290:295] = False
+    pred[125:150, 150:250] = True  # in the hull, not labelled: webbing (2500 px)
+    pred[150:200, 300:330] = True  # outside the hull: spill (1500 px)
+    pred[250:290, 140:180] = False  # missed in the hull (1600 px)
+    s = error_shares(pred, truth, [lm])
+    union = (pred | truth).sum()
+    assert s["web"] == pytest.approx(2500 / union) and s["spill"] == pytest.approx(1500 / union)
+    assert s["edge miss"] == pytest.approx(100 / union) and s["hull miss"] == pytest.approx(1600 / union)
+    assert s["web"] + s["spill"] + s["edge miss"] + s["hull miss"] == pytest.approx(1 - iou(pred, truth))
+    # The wrist (landmark 0 at y=300, the middle finger's base at y=120: one palm length is 180 px) and below it
+    # the mask runs 36 px more: 0.2 palm lengths.
+    arm = np.zeros(SHAPE, bool)
+    arm[120:337, 190:210] = True
+    assert wrist_reach(arm, lm) == pytest.approx(36 / 180, abs=0.01)

@@ -15,6 +15,7 @@ from ..masks.faces import refine_face
 from ..masks.refine import refine_with_grabcut
 from ..masks.silhouette import certain_background
 from ..masks.skeleton import skeleton_points
+from ..masks.webbing import close_rings, finger_gaps
 from .base import Backend, Candidates
 
 # A hand's uncertain band (fraction of its size) that refinement may move the border within: (inside, outside).
@@ -57,6 +58,22 @@ def refine_hand(image: np.ndarray, prompt) -> np.ndarray:
     if prompt.background is not None:  # where a visitor cut
         background = prompt.background if background is None else background | prompt.background
     inner, outer = HAND_BAND
-    return refine_with_grabcut(image, prompt.prior, prompt.expanded_box, inner, outer, work_side=HAND_WORK_SIDE,
+    # Between spread fingers: background where the photo shows it (the hand's bones against what lies beyond the
+    # band the refinement may reach).
+    gaps = None
+    if prompt.sure is not None:
+        gaps = finger_gaps(image, pts, prompt.expanded_box, prompt.sure, prompt.prior, outer * size)
+    if gaps is not None and prompt.maybe is not None:
+        gaps &= ~prompt.maybe
+    if gaps is not None:
+        if background is None:
+            background = gaps
+        else:  # the gaps lie in the refinement's window: merge them there (no pass over a large photo)
+            if background is prompt.background:
+                background = background.copy()
+            x0, y0, x1, y1 = prompt.expanded_box
+            background[y0:y1, x0:x1] |= gaps[y0:y1, x0:x1]
+    mask = refine_with_grabcut(image, prompt.prior, prompt.expanded_box, inner, outer, work_side=HAND_WORK_SIDE,
                                limit=prompt.limit, sure=prompt.sure, background=background, detail=FINGER * size,
                                maybe=prompt.maybe, keep=prompt.added)
+    return mask if gaps is None else close_rings(mask, gaps)

@@ -52,7 +52,7 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     s = min(1.0, max(work_side / max(h, w), DETAIL_PIXELS / detail if detail else 0.0))
     sw, sh = max(int(round(w * s)), 8), max(int(round(h * s)), 8)
     small_img = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
-    small_prior = cv2.resize(crop_prior.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST).astype(bool)
+    small_prior = _shrink(crop_prior, (sw, sh))
     size = np.sqrt(small_prior.sum())
     r_in, r_out = max(int(round(inner * size)), 1), max(int(round(outer * size)), 1)
     core = cv2.erode(small_prior.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r_in + 1,) * 2))
@@ -84,19 +84,25 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, box, inner: float,
     if background is not None:
         big &= ~background[y0:y1, x0:x1] | (sure[y0:y1, x0:x1] if sure is not None else False)
     big = largest_component(big, None if keep is None else keep[y0:y1, x0:x1])
-    out = prior.copy()
-    out[y0:y1, x0:x1] = big
-    return out if limit is None else out & limit
+    out = np.zeros(prior.shape, bool)  # the window holds all of the prior (its band box): nothing of it is outside
+    out[y0:y1, x0:x1] = big if limit is None else big & limit[y0:y1, x0:x1]
+    return out
 
 
 def _shrink(mask: np.ndarray, size) -> np.ndarray:
     """A bool mask at the working size (nearest: a pixel keeps its label)."""
-    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    small = cv2.resize(_bytes(mask), size, interpolation=cv2.INTER_NEAREST)
+    return small.view(bool) if mask.dtype == bool else small > 0
+
+
+def _bytes(mask: np.ndarray) -> np.ndarray:
+    """A bool mask as 0/1 bytes for OpenCV, without a copy when it is bool already."""
+    return mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
 
 
 def _band_box(prior: np.ndarray, outer: float, margin: int = 4):
     """The prior's bounding box grown by the outer band (at full resolution) plus a margin, clipped to the photo."""
-    x, y, w, h = cv2.boundingRect(prior.astype(np.uint8))
+    x, y, w, h = cv2.boundingRect(_bytes(prior))
     if w == 0 or h == 0:
         return None
     grow = int(np.ceil(outer * np.sqrt(prior[y:y + h, x:x + w].sum()))) + margin
