@@ -17,11 +17,27 @@ import pytest
 from .test_browser import ARTIFACTS, _page, browser  # noqa: F401  (the module-scoped fixture)
 
 EXAMPLE = "button:has(video[src*='asl_walk_intel'])"
+EXAMPLE_VIDEO = "video[src*='asl_walk_intel']"
 # Gradio's loading status over an output: one per output that shows progress (four before, one over the status).
 TRACKERS = "() => [...document.querySelectorAll('[data-testid=status-tracker]:not(.hide)')]" \
            ".filter(e => e.getBoundingClientRect().width > 0).length"
 BARS = "() => [...document.querySelectorAll('.progress-level')].filter(e => e.getBoundingClientRect().width > 0)" \
        ".length"
+
+
+def _settled(page, locators, deadline_s: float = 60.0) -> list:
+    """The locators' boxes once the layout has settled: the example's thumbnail is a <video> whose size is known only
+    once its metadata has loaded (later on a loaded machine: a box read before was 25 px off once), so boxes are
+    read until two reads 300 ms apart agree."""
+    page.wait_for_function(f"() => {{ const v = document.querySelector({EXAMPLE_VIDEO!r}); "
+                           "return v && v.readyState >= 1; }", timeout=deadline_s * 1000)
+    end, last = time.monotonic() + deadline_s, None
+    while True:
+        boxes = [loc.bounding_box() for loc in locators]
+        if boxes == last or time.monotonic() > end:
+            return boxes
+        last = boxes
+        page.wait_for_timeout(300)
 
 
 def _status(page) -> str:
@@ -36,8 +52,7 @@ def test_the_example_runs_with_one_progress_bar_and_says_its_speed(browser, size
         example = page.locator(EXAMPLE)
         example.wait_for(timeout=60_000)
         viewport = page.viewport_size
-        box = example.bounding_box()
-        upload = page.locator("#video-clip").bounding_box()
+        box, upload = _settled(page, [example, page.locator("#video-clip")])
         screens = 1 if size == "desktop" else 2
         assert box["y"] + box["height"] <= screens * viewport["height"], (box, viewport)
         assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
