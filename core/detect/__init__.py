@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .faces import FaceSearch
-from .geometry import box_intersection, box_iou
+from .geometry import box_iou, box_overlap
 from .hands import hand_detections
 from .plan import PLAN, Search, walk
 from .proposals import look_at_hint
@@ -84,9 +84,7 @@ def detect_hints(rgb: np.ndarray, detections: list, hints, options: DetectOption
 def _same_place(a, b) -> bool:
     """Two boxes of one face or hand: they overlap (IoU 0.3), or the smaller lies mostly inside the larger (a mesh
     box inside BlazeFace's)."""
-    inter = box_intersection(a, b)
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return box_iou(a, b) >= 0.3 or (smaller > 0 and inter / smaller >= 0.6)
+    return box_iou(a, b) >= 0.3 or box_overlap(a, b) >= 0.6
 
 
 def _inside(det: Detection, x: float, y: float) -> bool:

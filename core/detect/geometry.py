@@ -9,6 +9,12 @@ def box_intersection(a, b) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
+def box_overlap(a, b) -> float:
+    """The area two boxes share over the smaller one's area (a small box inside a large one: 1)."""
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return box_intersection(a, b) / smaller if smaller > 0 else 0.0
+
+
 def box_iou(a, b) -> float:
     inter = box_intersection(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter

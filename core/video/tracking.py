@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..detect.geometry import box_iou as _iou, box_of as _box_of
+from ..detect.geometry import box_intersection, box_iou as _iou, box_of as _box_of, box_overlap
 from ..types import Detection
 from .skin import skin_check
 
@@ -127,7 +127,7 @@ class Tracker:
         # New instances, left to right, take the lowest numbers not in use (nor used by a track that ended).
         for di in sorted((i for i in range(len(dets)) if i not in used_d), key=lambda i: _centre(dets[i].landmarks)[0]):
             d = dets[di]
-            if any(_overlap(d.box, o.box) > INSIDE_TRACKED for o in out):
+            if any(box_overlap(d.box, o.box) > INSIDE_TRACKED for o in out):
                 continue  # a second detection of an instance tracked in this frame
             t = self._revive(kind, d)
             if t is None:
@@ -144,7 +144,7 @@ class Tracker:
             pts = t.predicted()
             box = _box_of(pts)
             if t.missed > self.carry_frames or _visible_share(box, w, h) < 0.5 or \
-                    any(_overlap(box, o.box) > 0.5 for o in out):  # something found there now
+                    any(box_overlap(box, o.box) > 0.5 for o in out):  # something found there now
                 self.tracks.remove(t)
                 if t.hits >= TENTATIVE_HITS:
                     self.retired[kind].add(t.number)
@@ -175,24 +175,13 @@ class Tracker:
         return best
 
 
-def _overlap(a, b) -> float:
-    """Intersection over the smaller box's area (a small box inside a large one: 1)."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return ix * iy / small if small > 0 else 0.0
-
-
 def _centre(pts: np.ndarray) -> np.ndarray:
     return pts.mean(axis=0)
 
 
 def _visible_share(box, w, h) -> float:
     x0, y0, x1, y1 = box
-    area = max(x1 - x0, 1.0) * max(y1 - y0, 1.0)
-    ix = max(0.0, min(x1, w) - max(x0, 0.0))
-    iy = max(0.0, min(y1, h) - max(y0, 0.0))
-    return ix * iy / area
+    return box_intersection(box, (0.0, 0.0, w, h)) / (max(x1 - x0, 1.0) * max(y1 - y0, 1.0))
 
 
 def _match_cost(track: Track, pred: np.ndarray, det: Detection) -> float:
