@@ -19,6 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..detect.geometry import hand_scale
 from .colour import ColourModel, colour_codes
 from .skeleton import FINGER_CHAINS, part_points
 
@@ -29,6 +30,8 @@ W_AREA = 0.5  # per prior's area of samples held (at cost one each)
 W_FAR = 1.5  # cost of a sample beyond the grown prior, past the wrist, on another's prior or outside the ROI
 W_UNLIKE = 1.0  # extra cost of a sample whose colour says background, at the colour model's clip
 W_STEAL = 0.5  # holding every landmark point of the other instances
+FINGER_R = 0.12  # half a finger's width, as a share of the hand's size
+REACH = 0.5  # the band around a candidate its own colours are told from, as a share of the hand's size
 HELD = 0.9  # a part this much of whose points a mask holds is whole
 TRIM = 0.3  # share of a fingertip's or a wrist's bone, next to the landmark, that no mask is asked to hold
 # A hand's parts: its palm (the bones from the wrist to the knuckles) and each finger (the bones past its knuckle).
@@ -52,14 +55,19 @@ class Judge:
         det = prompt.detection
         size = max(x1 - x0, y1 - y0) / 1.5  # the detection's size (boxes are expanded 1.5x by default)
         r = max(1, int(round(MARGIN.get(det.kind, 0.1) * size / k)))
-        self.grown = cv2.dilate(self.prior.astype(np.uint8),
-                                cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+        self.grown = cv2.dilate(self.prior.astype(np.uint8), _disk(r)) > 0
+        self.finger_r = self.reach = 0  # a hand's half finger width and its band's width, in samples
+        names = [None]  # which finger each part is (0 thumb ... 4 little; None: a palm, a face's features)
         if det.kind == "hand" and len(det.landmarks) == 21:
             parts = [self._points(part_points(det.landmarks, bones, trim=TRIM)) for bones in HAND_PARTS]
+            names += list(range(len(FINGER_CHAINS)))
+            scale = hand_scale(det.landmarks) / k
+            self.finger_r, self.reach = max(1, int(round(FINGER_R * scale))), max(2, int(round(REACH * scale)))
         elif prompt.sure is not None and self.crop(prompt.sure).any():
             parts = [np.nonzero(self.crop(prompt.sure))]
         else:
             parts = [self._points(det.landmarks)]
+        self.names = [n for n, p in zip(names, parts) if len(p[0])]
         self.parts = [p for p in parts if len(p[0])]
         # Whose place this is not: every other instance's, but a hand in front of a face may cover the face.
         rivals = [o for o in others if not (det.kind == "hand" and o.detection.kind == "face")]
@@ -106,20 +114,52 @@ class Judge:
         area = mask.sum() if area is None else area
         return crop, max(0.0, area / self.step ** 2 - crop.sum())
 
-    def cover(self, crop: np.ndarray, ignore: np.ndarray | None = None) -> float:
+    def cover(self, crop: np.ndarray, ignore: np.ndarray | None = None, skip=()) -> float:
         """How much of the instance's parts a candidate holds (each whole from HELD of its points on); points where
-        `ignore` is set do not count."""
+        `ignore` is set do not count, nor the fingers in `skip`."""
         held = []
-        for p in self.parts:
+        for name, p in zip(self.names, self.parts):
+            if name in skip:
+                continue
             pts = p if ignore is None else (p[0][~ignore[p]], p[1][~ignore[p]])
             if len(pts[0]):
                 held.append(min(1.0, crop[pts].mean() / HELD))
         return float(np.mean(held)) if held else 1.0
 
-    def score(self, crop: np.ndarray, outside: float) -> tuple:
+    def guessed(self, crop: np.ndarray) -> list:
+        """The fingers a candidate leaves out that, by the candidate's own colours, are not in the photo: where its
+        inside and a band around it (the left-out fingers' places in neither) disagree on their points off the
+        candidate, the band wins. [] without the photo or when it leaves no finger out.
+
+        MediaPipe guesses the fingers of a fist, or of a hand behind cards, onto the table, a shadow or the cards.
+        A model's exact mask leaves such a guess out and must not lose to a bigger mask (the hand with a strip of
+        table) nor be repaired for it; a finger a model really cut off looks like the rest of its hand and counts.
+        The hand's colours are this candidate's: a model learnt on the landmarks' bones learns the guess as hand."""
+        if self.codes is None or not self.finger_r:
+            return []
+        left = [(n, p) for n, p in zip(self.names, self.parts) if n is not None and crop[p].mean() < HELD]
+        if not left:
+            return []
+        places = np.zeros(crop.shape, np.uint8)
+        for _, p in left:
+            places[p] = 1
+        places = cv2.dilate(places, _disk(self.finger_r)) > 0
+        band = (cv2.dilate(crop.astype(np.uint8), _disk(self.reach)) > 0) & ~crop & ~places
+        model = ColourModel(self.codes, crop & ~places, band)
+        if not model.ready:
+            return []
+        out = []
+        for n, (rows, cols) in left:
+            off = ~crop[rows, cols]
+            if off.any() and model.evidence(self.codes[rows[off], cols[off]]).mean() < 0:
+                out.append(n)
+        return out
+
+    def score(self, crop: np.ndarray, outside: float, shown: bool = False) -> tuple:
         """(score, fit with the prior) of a candidate given by its ROI crop and its area outside the ROI. The fit (F1
         of the prior's share it covers and its share inside the grown prior) says whether it is this instance at
-        all."""
+        all. `shown`: the fingers it leaves out count only where its own colours say they are there
+        (`guessed`)."""
         area = crop.sum() + outside
         if area <= 0:
             return -1.0, 0.0
@@ -128,7 +168,8 @@ class Judge:
         agree = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
         steal = crop[self.others].mean() if len(self.others[0]) else 0.0
         cost = (float(self.cost[crop].sum()) + W_FAR * outside) / self.prior_area
-        return float(W_COVER * self.cover(crop) - W_AREA * cost - W_STEAL * steal), float(agree)
+        cover = self.cover(crop, skip=self.guessed(crop)) if shown else self.cover(crop)
+        return float(W_COVER * cover - W_AREA * cost - W_STEAL * steal), float(agree)
 
     def shell(self, small: np.ndarray, big: np.ndarray) -> tuple:
         """(evidence, far, unlike) for the shell between two nested candidates (`big` minus `small`).
@@ -154,6 +195,10 @@ class Judge:
             return 0.0, far, none
         llr = model.evidence(self.codes)
         return float(llr[close].mean()), far, shell & (llr <= 0)
+
+
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 def _core(prior: np.ndarray) -> np.ndarray:

@@ -25,11 +25,11 @@ import numpy as np
 
 from ..detect.geometry import hand_scale
 from ..types import Candidates
-from .colour import ColourModel, colour_codes
-from .judge import Judge
+from .colour import colour_codes
+from .judge import W_COVER, Judge
 from .nesting import NESTED, holds, iou, tightest
 from .prompts import bone_width
-from .skeleton import missing_fingers, skeleton_mask
+from .skeleton import finger_bones, missing_fingers, skeleton_mask
 
 MIN_AGREEMENT = 0.5  # below this fit with the prior (of the best choice), the prior is used instead
 W_MODEL = 1e-3  # model scores only break near-ties
@@ -68,15 +68,15 @@ def choose(prompts: list, cands: Candidates, image: np.ndarray | None = None) ->
         if mask is None or agree < MIN_AGREEMENT:
             out.append((prompt.prior.copy(), FALLBACK_NOTE))
         else:
-            out.append((repair(prompt, mask, image, judge.colour), ""))
+            out.append((repair(prompt, mask, image, judge), ""))
     return out
 
 
-def repair(prompt, mask: np.ndarray, image: np.ndarray | None = None, colour: ColourModel | None = None) -> np.ndarray:
+def repair(prompt, mask: np.ndarray, image: np.ndarray | None = None, judge: Judge | None = None) -> np.ndarray:
     """The mask with the fingers it cuts off added back, or a face's features when it misses half of them. A
     missing finger is its bones (`Prompt.sure`) and, given the photo's colours, the finger's width around them
     where the colours say hand. What the mask holds is left as it is: the model's border is finer than anything
-    drawn, and repair only adds."""
+    drawn, and repair only adds; and a finger the photo does not show (`Judge.guessed`) is not added."""
     if prompt.sure is None:
         return mask
     if prompt.detection.kind == "face":  # a face's features: all of them, when the mask misses much of them
@@ -86,11 +86,16 @@ def repair(prompt, mask: np.ndarray, image: np.ndarray | None = None, colour: Co
         return mask
     pts = prompt.detection.landmarks
     missing = missing_fingers(mask, pts, REPAIR_BELOW)
+    if missing and judge is not None:
+        guessed = judge.guessed(judge.crop(mask))
+        missing = [i for i in missing if i not in guessed]
     if not missing:
         return mask
-    added = prompt.sure & skeleton_mask(pts, mask.shape, 4.0 * bone_width(prompt.detection), missing)
+    bones = [b for i in missing for b in finger_bones(i)]
+    added = prompt.sure & skeleton_mask(pts, mask.shape, 4.0 * bone_width(prompt.detection), bones)
+    colour = judge.colour if judge is not None else None
     if image is not None and colour is not None and colour.ready:  # the photo's colours say where the finger is
-        finger = skeleton_mask(pts, mask.shape, max(FINGER * hand_scale(pts), 1.0), missing)
+        finger = skeleton_mask(pts, mask.shape, max(FINGER * hand_scale(pts), 1.0), bones)
         if prompt.limit is not None:
             finger &= prompt.limit
         x, y, w, h = cv2.boundingRect(finger.astype(np.uint8))
@@ -131,6 +136,16 @@ def best_mask(judge: Judge, options: list, shape) -> tuple:
         for k in parts:
             mask |= pool[k][4]
         crop, outside = judge.view(mask)
+    # The photo's word on the fingers MediaPipe guessed: the best candidates are judged again, none blamed for a
+    # finger it leaves out that its own colours say is not there (`Judge.guessed`). Skipping fingers raises a score
+    # by at most W_COVER times the share of the parts it misses, so only those that could then win are judged.
+    best = (judge.score(crop, outside, shown=True)[0], best_agree, crop, outside, mask)
+    for v in pool:
+        if v[0] + W_COVER * (1 - judge.cover(v[2])) > best[0]:
+            s = v[0] + judge.score(v[2], v[3], shown=True)[0] - judge.score(v[2], v[3])[0]
+            if s > best[0]:
+                best = (s,) + v[1:]
+    _, best_agree, crop, outside, mask = best
     return _settle(judge, views, crop, outside, mask, best_agree)
 
 

@@ -34,15 +34,17 @@ def skeleton_coverage(mask: np.ndarray, landmarks: np.ndarray, within: np.ndarra
 
 
 def missing_fingers(mask: np.ndarray, landmarks: np.ndarray, below: float) -> list:
-    """The bones of each finger (past its knuckle: the palm's bones from the wrist are left out, as a wrist-cut
-    mask may end there) of which `mask` holds less than `below`."""
-    out = []
-    for chain in FINGER_CHAINS:
-        bones = list(zip(chain[1:], chain[2:]))
-        pts = _in_photo(part_points(landmarks, bones, 6), mask.shape)
-        if len(pts) and mask[pts[:, 1], pts[:, 0]].mean() < below:
-            out += bones
-    return out
+    """The fingers (indices into FINGER_CHAINS) of whose bones past the knuckle `mask` holds less than `below` (the
+    palm's bones from the wrist are left out, as a wrist-cut mask may end there)."""
+    return [i for i in range(len(FINGER_CHAINS))
+            if len(pts := _in_photo(part_points(landmarks, finger_bones(i), 6), mask.shape))
+            and mask[pts[:, 1], pts[:, 0]].mean() < below]
+
+
+def finger_bones(i: int) -> list:
+    """The bones of finger `i` past its knuckle."""
+    chain = FINGER_CHAINS[i]
+    return list(zip(chain[1:], chain[2:]))
 
 
 def _in_photo(points: np.ndarray, shape) -> np.ndarray:
