@@ -57,6 +57,7 @@ class Judge:
         r = max(1, int(round(MARGIN.get(det.kind, 0.1) * size / k)))
         self.grown = cv2.dilate(self.prior.astype(np.uint8), _disk(r)) > 0
         self.finger_r = self.reach = 0  # a hand's half finger width and its band's width, in samples
+        self._guessed = {}  # `guessed`, per candidate asked
         names = [None]  # which finger each part is (0 thumb ... 4 little; None: a palm, a face's features)
         if det.kind == "hand" and len(det.landmarks) == 21:
             parts = [self._points(part_points(det.landmarks, bones, trim=TRIM)) for bones in HAND_PARTS]
@@ -126,6 +127,10 @@ class Judge:
                 held.append(min(1.0, crop[pts].mean() / HELD))
         return float(np.mean(held)) if held else 1.0
 
+    def left_out(self, crop: np.ndarray) -> list:
+        """The fingers a candidate does not hold whole."""
+        return [n for n, p in zip(self.names, self.parts) if n is not None and crop[p].mean() < HELD]
+
     def guessed(self, crop: np.ndarray) -> list:
         """The fingers a candidate leaves out that, by the candidate's own colours, are not in the photo: where its
         inside and a band around it (the left-out fingers' places in neither) disagree on their points off the
@@ -137,15 +142,21 @@ class Judge:
         The hand's colours are this candidate's: a model learnt on the landmarks' bones learns the guess as hand."""
         if self.codes is None or not self.finger_r:
             return []
-        left = [(n, p) for n, p in zip(self.names, self.parts) if n is not None and crop[p].mean() < HELD]
+        key = hash(crop.tobytes())  # the choice is asked again by repair
+        if key not in self._guessed:
+            self._guessed[key] = self._guess(crop)
+        return self._guessed[key]
+
+    def _guess(self, crop: np.ndarray) -> list:
+        left = [(n, p) for n, p in zip(self.names, self.parts) if n in self.left_out(crop)]
         if not left:
             return []
         places = np.zeros(crop.shape, np.uint8)
         for _, p in left:
             places[p] = 1
         places = cv2.dilate(places, _disk(self.finger_r)) > 0
-        band = (cv2.dilate(crop.astype(np.uint8), _disk(self.reach)) > 0) & ~crop & ~places
-        model = ColourModel(self.codes, crop & ~places, band)
+        near = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, 3) <= self.reach
+        model = ColourModel(self.codes, crop & ~places, near & ~crop & ~places)
         if not model.ready:
             return []
         out = []
@@ -155,11 +166,10 @@ class Judge:
                 out.append(n)
         return out
 
-    def score(self, crop: np.ndarray, outside: float, shown: bool = False) -> tuple:
+    def score(self, crop: np.ndarray, outside: float) -> tuple:
         """(score, fit with the prior) of a candidate given by its ROI crop and its area outside the ROI. The fit (F1
         of the prior's share it covers and its share inside the grown prior) says whether it is this instance at
-        all. `shown`: the fingers it leaves out count only where its own colours say they are there
-        (`guessed`)."""
+        all."""
         area = crop.sum() + outside
         if area <= 0:
             return -1.0, 0.0
@@ -168,8 +178,7 @@ class Judge:
         agree = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
         steal = crop[self.others].mean() if len(self.others[0]) else 0.0
         cost = (float(self.cost[crop].sum()) + W_FAR * outside) / self.prior_area
-        cover = self.cover(crop, skip=self.guessed(crop)) if shown else self.cover(crop)
-        return float(W_COVER * cover - W_AREA * cost - W_STEAL * steal), float(agree)
+        return float(W_COVER * self.cover(crop) - W_AREA * cost - W_STEAL * steal), float(agree)
 
     def shell(self, small: np.ndarray, big: np.ndarray) -> tuple:
         """(evidence, far, unlike) for the shell between two nested candidates (`big` minus `small`).

@@ -137,12 +137,15 @@ def best_mask(judge: Judge, options: list, shape) -> tuple:
             mask |= pool[k][4]
         crop, outside = judge.view(mask)
     # The photo's word on the fingers MediaPipe guessed: the best candidates are judged again, none blamed for a
-    # finger it leaves out that its own colours say is not there (`Judge.guessed`). Skipping fingers raises a score
-    # by at most W_COVER times the share of the parts it misses, so only those that could then win are judged.
-    best = (judge.score(crop, outside, shown=True)[0], best_agree, crop, outside, mask)
+    # finger it leaves out that its own colours say is not there (`Judge.guessed`). Only those that would win if
+    # every finger they leave out were a guess are asked.
+    def unblamed(score, crop, skip):
+        return score + W_COVER * (judge.cover(crop, skip=skip) - judge.cover(crop))
+
+    best = (unblamed(best_s, crop, judge.guessed(crop)), best_agree, crop, outside, mask)
     for v in pool:
-        if v[0] + W_COVER * (1 - judge.cover(v[2])) > best[0]:
-            s = v[0] + judge.score(v[2], v[3], shown=True)[0] - judge.score(v[2], v[3])[0]
+        if unblamed(v[0], v[2], judge.left_out(v[2])) > best[0]:
+            s = unblamed(v[0], v[2], judge.guessed(v[2]))
             if s > best[0]:
                 best = (s,) + v[1:]
     _, best_agree, crop, outside, mask = best
