@@ -250,7 +250,9 @@ def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
 
     result = run(DATA, seeds=1, sources=["celebamask_hq", "hand_over_face", "egohands"])
     stats = result["iou"]
-    floors = {"celebamask_hq": 0.95, "egohands": 0.87, "hand_over_face": 0.78}  # ours / oracle
+    # ours / oracle; measured (issue 28, guessed fingers): egohands 0.936 / 0.940 / 0.957 on the whole photo /
+    # mosaic / local SAM2, hand over face 0.909 / 0.956 / 0.931 (before: 0.926 / 0.919 / 0.944, 0.868 / 0.962 / 0.931)
+    floors = {"celebamask_hq": 0.95, "egohands": 0.92, "hand_over_face": 0.89}
     for (source, cls, col), values in stats.items():
         if col != "ours-whole":
             continue
@@ -263,7 +265,7 @@ def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
     won = result["won"]
     for cls in ("face", "hand"):
         exact = won[(cls, "whole")]["exact"]
-        assert exact >= 0.6 * sum(won[(cls, "whole")].values()), (cls, dict(won[(cls, "whole")]))
+        assert exact >= 0.7 * sum(won[(cls, "whole")].values()), (cls, dict(won[(cls, "whole")]))
 
 
 def test_a_models_hand_is_cut_at_the_wrist_only_when_it_runs_up_the_forearm():
