@@ -32,6 +32,9 @@ W_UNLIKE = 1.0  # extra cost of a sample whose colour says background, at the co
 W_STEAL = 0.5  # holding every landmark point of the other instances
 FINGER_R = 0.12  # half a finger's width, as a share of the hand's size
 REACH = 0.5  # the band around a candidate its own colours are told from, as a share of the hand's size
+GUESS = 0.5  # a left-out finger is a guess when its colours side with the surroundings by this much (a quarter of
+# the colour model's clip): skin over skin (a finger on a face or on the other hand) is no evidence either way, and
+# there the landmarks stand
 HELD = 0.9  # a part this much of whose points a mask holds is whole
 TRIM = 0.3  # share of a fingertip's or a wrist's bone, next to the landmark, that no mask is asked to hold
 # A hand's parts: its palm (the bones from the wrist to the knuckles) and each finger (the bones past its knuckle).
@@ -134,7 +137,7 @@ class Judge:
     def guessed(self, crop: np.ndarray) -> list:
         """The fingers a candidate leaves out that, by the candidate's own colours, are not in the photo: where its
         inside and a band around it (the left-out fingers' places in neither) disagree on their points off the
-        candidate, the band wins. [] without the photo or when it leaves no finger out.
+        candidate, the band wins clearly (GUESS). [] without the photo or when it leaves no finger out.
 
         MediaPipe guesses the fingers of a fist, or of a hand behind cards, onto the table, a shadow or the cards.
         A model's exact mask leaves such a guess out and must not lose to a bigger mask (the hand with a strip of
@@ -162,7 +165,7 @@ class Judge:
         out = []
         for n, (rows, cols) in left:
             off = ~crop[rows, cols]
-            if off.any() and model.evidence(self.codes[rows[off], cols[off]]).mean() < 0:
+            if off.any() and model.evidence(self.codes[rows[off], cols[off]]).mean() < -GUESS:
                 out.append(n)
         return out
 
