@@ -12,6 +12,7 @@ degraded like SAM's own output. Three ways a backend meets them:
   model scores that do not know which is right.
 
     python -m bench.selection [--data ../shared/data] [--seeds 3] [--sources egohands,...] [--whole-prob 1.0]
+                              [--losses 0.1]
 
 Per detected instance, IoU with the true instance its prior overlaps most (detection misses are bench.quality's
 business, not the chooser's). `oracle` = the best single candidate or union of candidates that lie inside the true
@@ -24,6 +25,7 @@ import argparse
 import os
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -142,6 +144,7 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
     """{(source, class, column): [IoU per detected instance x seed]} and {(class, path): Counter of what won}."""
     stats = defaultdict(list)
     won = defaultdict(Counter)
+    losses = []  # (shortfall, path, source, photo, prompt, seed, what won, ours, oracle)
     ms = defaultdict(list)  # path -> ms per photo to choose every instance's mask
     for s in samples(data_dir, sources):
         if not any(c in s.masks for c in ("face", "hand")):
@@ -182,13 +185,16 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
                     continue
                 for path in PATHS:
                     cands = [m for _, m in named[path][i]]
-                    stats[(s.source, cls, "ours-" + path)].append(iou(chosen[path][i], g))
-                    stats[(s.source, cls, "oracle-" + path)].append(oracle(g, cands))
-                    won[(cls, path)][what_won(chosen[path][i], g, named[path][i])] += 1
+                    ours, best = iou(chosen[path][i], g), oracle(g, cands)
+                    stats[(s.source, cls, "ours-" + path)].append(ours)
+                    stats[(s.source, cls, "oracle-" + path)].append(best)
+                    kind = what_won(chosen[path][i], g, named[path][i])
+                    won[(cls, path)][kind] += 1
+                    losses.append((best - ours, path, s.source, Path(s.image).name, i, seed, kind, ours, best))
                 seed_rule = rectangle_choice(p, [m for _, m in whole]) if whole else p.prior
                 stats[(s.source, cls, "seed")].append(iou(seed_rule, g))
                 stats[(s.source, cls, "prior")].append(iou(p.prior, g))
-    return {"iou": stats, "won": won, "ms": ms}
+    return {"iou": stats, "won": won, "ms": ms, "losses": sorted(losses, reverse=True)}
 
 
 def _ours(prompts, cands, rgb) -> list:
@@ -228,6 +234,15 @@ def print_table(result: dict) -> None:
         print(f"  {cls:5} {path:7} " + " ".join(f"{cnt.get(k, 0):>11}" for k in kinds))
 
 
+def print_losses(result: dict, shortfall: float) -> None:
+    """Every instance whose choice falls short of the oracle by more than `shortfall`, worst first: where to look."""
+    rows = [x for x in result["losses"] if x[0] > shortfall]
+    print(f"instances more than {shortfall} below the oracle ({len(rows)}): shortfall, path, photo, prompt, seed, "
+          "what won, ours, oracle")
+    for short, path, source, photo, i, seed, kind, ours, best in rows:
+        print(f"  {short:.3f}  {path:6} {source:15} {photo:12} p{i} seed {seed}  {kind:11} {ours:.3f} {best:.3f}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -235,10 +250,14 @@ def main(argv=None):
     ap.add_argument("--sources", default="", help="comma-separated source names (default: all with exact masks)")
     ap.add_argument("--whole-prob", type=float, default=1.0,
                     help="chance the exact mask is offered whole (else only its pieces, which a union must join)")
+    ap.add_argument("--losses", type=float, default=None, metavar="SHORTFALL",
+                    help="also list every instance this much or more below the oracle (e.g. 0.1)")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     result = run(args.data, args.seeds, [s for s in args.sources.split(",") if s] or None, args.whole_prob)
     print_table(result)
+    if args.losses is not None:
+        print_losses(result, args.losses)
     print(f"({time.perf_counter() - t:.0f} s; whole-prob {args.whole_prob})")
 
 
