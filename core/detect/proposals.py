@@ -42,7 +42,9 @@ def skin_evidence(rgb: np.ndarray, faces: list, hands: list) -> tuple:
     The second answer gates the search for lost hands (`plan.py`). It asks less of the colour than the proposals
     do: a pixel is skin-coloured when its chrominance is among the colours that hold SKIN_MASS of the found
     instances' own skin (the proposals' likelihood ratio cannot mark skin where skin fills a large share of the
-    photo, a portrait, and a hand there would go unseen). A region of such colour outside every found instance's
+    photo, a portrait, and a hand there would go unseen), and, where the found skin lies in the standard skin
+    range, in that range too (`_skin_range_if_fits`: a grey wall or dark hair is not skin of any tone). A region
+    of such colour outside every found instance's
     margin, at least MIN_BLOB_SHARE of a hand's area, may be a lost hand; so may anything where nothing was found
     to learn skin from. A background of skin colour (a wooden table) is such a region: there the colour cannot rule
     a hand out, and the search runs."""
@@ -75,7 +77,8 @@ def skin_evidence(rgb: np.ndarray, faces: list, hands: list) -> tuple:
     palm = float(np.median(sizes)) * s
     hand_area = (1.6 * palm) ** 2  # a hand's area is about (1.6 x palm size)^2 ...
     hand_side = 2.5 * palm  # ... and its box side, fingers spread, about 2.5 x palm size
-    unexplained = _skin_left(on_skin.ravel(), bins, covered, MIN_BLOB_SHARE * hand_area)
+    unexplained = _skin_left(on_skin.ravel(), bins, covered | (1 - _skin_range_if_fits(crcb, skin)),
+                             MIN_BLOB_SHARE * hand_area)
     likely = (ratio[bins[:, :, 0], bins[:, :, 1]] >= SKIN_RATIO).astype(np.uint8)
     likely[covered > 0] = 0
     likely = cv2.morphologyEx(likely, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -90,6 +93,24 @@ def skin_evidence(rgb: np.ndarray, faces: list, hands: list) -> tuple:
 
 
 SKIN_MASS = 0.9  # the found skin's colours: the fewest chrominance bins that hold this share of its pixels
+# Chrominance says little where there is little colour: grey walls, white, and dark hair all sit near the neutral
+# Cr = Cb = 128, where pale skin's colours (32 bins of 8 levels) sit too, so on plain portraits a grey wall or the
+# hair was "skin no found instance explains" and the lost-hand search ran for nothing (168 of 182 FASSEG multipose
+# heads, 8 of 35 frontal ones; it found no hand of its own on any). Skin of every tone lies in the standard range
+# (SKIN_CR, SKIN_CB, below), which leaves neutral colours out; so where this photo's found skin lies in it
+# (FIT_SHARE of its pixels), unexplained skin must lie in it too. Where the photo's light puts its found skin
+# outside the range, the range says nothing of this photo and is not asked.
+FIT_SHARE = 0.5
+
+
+def _skin_range_if_fits(crcb: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """1 where a pixel may count as unexplained skin: in the standard skin range, when the found skin is (else 1
+    everywhere)."""
+    cr, cb = crcb[:, :, 0], crcb[:, :, 1]
+    inside = ((cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])).astype(np.uint8)
+    if inside[skin > 0].mean() < FIT_SHARE:
+        return np.ones_like(inside)
+    return inside
 
 
 def _skin_left(on_skin: np.ndarray, bins: np.ndarray, covered: np.ndarray, min_area: float) -> bool:
