@@ -198,7 +198,8 @@ PLAN = (
          _hands_view("hands_mirror", lambda s: H.mirrored_hands(s.rgb, s.conf, s.cx, _shrunk(s))),
          early=lambda s: s.options.mirror_hands and _group(s)),
     Pass("hands_zoomed_out", "search", "main", "Hands on the photo at half size on a black canvas",
-         "a hand may be lost; in a group, at once", "a hand that fills the frame (the lite palm detector misses it)",
+         "a hand may be lost; in a group, at once",
+         "a hand that fills the frame (the lite palm detector misses it)",
          _lost, _hands_view("hands_zoomed_out", lambda s: H.zoomed_out_hands(s.rgb, s.conf, s.cx, _shrunk(s))),
          early=_group),
     Pass("hands_lower", "search", "main", "Hands on the lower 60% of the photo", "a hand may be lost (in a group, "
@@ -221,7 +222,8 @@ PLAN = (
          lambda s: s.options.profile_faces and not s.faces and not s.hands[:s.options.max_hands], _pose_faces),
 )
 PASSES = {p.name: p for p in PLAN}
-NOT_FINDERS = {"group_known", "confirm_faces", "join_hands", "join_search", "skin", "skin_again"}  # they check or merge
+# they check, merge or signal
+NOT_FINDERS = {"group_known", "confirm_faces", "join_hands", "join_search", "skin", "skin_again"}
 
 
 def _walk(stage: str, lane: str, s: Search, trace: Trace) -> None:
