@@ -12,6 +12,8 @@ misses), and on a small crop around each other face. Which of these steps runs i
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -32,6 +34,7 @@ class FaceSearch:
         self.centre: list = []  # CenterFace's faces on the whole photo at >= CENTERFACE_AGREE
         self.centre_scale = None  # the scale CenterFace saw the photo at (None: not yet)
         self.group = False
+        self.known = threading.Event()  # set once `group` is final (plan pass "group_known")
         self.faces: list = []  # the confirmed faces (Detections)
         # CenterFace sees a group in full: small photos enlarged up to MAX_UPSCALE, so crowd faces of 15-30 px show.
         self.full_scale = min(PHOTO_SIDE / max(self.h, self.w), MAX_UPSCALE)
