@@ -9,14 +9,16 @@ candidates are chosen among the same way, in three steps:
    adds what surrounds the object, whatever else it holds.
 2. The best candidate, or union of a few (pieces that rebuild the object), by `judge.Judge.score`: among those that
    hold the instance's parts (a hand's palm and fingers, a face's features), the tightest, where a pixel beyond
-   the landmarks' reach (an arm, a neck, hair, the next hand) or with the background's colours costs more.
+   the landmarks' reach (an arm, a neck, hair, the next hand) or with the background's colours costs more. A
+   finger MediaPipe guessed where the photo shows none (a fist's, a hand's behind cards: `Judge.guessed`) is
+   asked of no candidate, so a bigger mask with a strip of table does not win for it.
 3. The photo settles the border among nested candidates (`_settle`): the shell between the choice and a nested
    candidate is judged by a colour model learnt on both sides of it; the choice moves out when the shell looks like
    its inside (the rest of a hand a piece missed) and in when it looks like what surrounds it.
 
 The chosen mask is then repaired when it misses what the landmarks prove: a finger a model's mask cuts off gets that
 finger back, drawn at finger width where the photo's colours say hand (repair adds; it never replaces the model's
-border). When no candidate agrees with the prior at all, the prior is used and the note says so.
+border; a guessed finger is not added). When no candidate agrees with the prior at all, the prior is used and the note says so.
 """
 from __future__ import annotations
 
