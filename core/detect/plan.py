@@ -257,12 +257,18 @@ def _early(s: Search, trace: Trace) -> None:
                 s.early.add(p.name)
                 _run(p, s, trace)
 
-    futures = [submit(s.pool, walk_early, lane) for lane in lanes if lane != "main"] if s.pool else []
+    _lanes_at_once(s, lanes, walk_early)
+
+
+def _lanes_at_once(s: Search, lanes: list, walk_lane) -> None:
+    """`walk_lane(lane)` for every lane: those other than "main" on `s.pool` (in order on this thread when there is
+    none), "main" here; returns once all have."""
+    others = [lane for lane in lanes if lane != "main"]
+    futures = [submit(s.pool, walk_lane, lane) for lane in others] if s.pool else []
     if not s.pool:
-        for lane in lanes:
-            if lane != "main":
-                walk_early(lane)
-    walk_early("main")
+        for lane in others:
+            walk_lane(lane)
+    walk_lane("main")
     for f in futures:
         f.result()
 
@@ -272,14 +278,7 @@ def walk(s: Search, trace: Trace | None = None) -> Search:
     trace = trace if trace is not None else Trace()
     for stage in STAGES:
         lanes = list(dict.fromkeys(p.lane for p in PLAN if p.stage == stage))
-        others = [lane for lane in lanes if lane != "main"]
-        futures = [submit(s.pool, _walk, stage, lane, s, trace) for lane in others] if s.pool else []
-        if not s.pool:
-            for lane in others:
-                _walk(stage, lane, s, trace)
-        _walk(stage, "main", s, trace)
-        for f in futures:
-            f.result()
+        _lanes_at_once(s, lanes, lambda lane, stage=stage: _walk(stage, lane, s, trace))
         if stage == "look":
             s.faces = s.face.faces
     trace.order([p.name for p in PLAN])

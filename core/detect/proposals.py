@@ -132,8 +132,7 @@ def _hair(faces: list, s: float, shape) -> np.ndarray:
 def _skin_range_if_fits(crcb: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """1 where a pixel may count as unexplained skin: in the standard skin range, when the found skin is (else 1
     everywhere)."""
-    cr, cb = crcb[:, :, 0], crcb[:, :, 1]
-    inside = ((cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])).astype(np.uint8)
+    inside = in_skin_range(crcb[:, :, 0], crcb[:, :, 1]).astype(np.uint8)
     if inside[skin > 0].mean() < FIT_SHARE:
         return np.ones_like(inside)
     return inside
@@ -229,6 +228,11 @@ HINT_FACE_SKIN = 0.25
 SKIN_CR, SKIN_CB = (133, 173), (77, 127)
 
 
+def in_skin_range(cr, cb):
+    """Whether chrominance (Cr, Cb; arrays or numbers) lies in the standard skin range (SKIN_CR, SKIN_CB)."""
+    return (cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])
+
+
 def look_at_hint(rgb: np.ndarray, point, conf: float, complexity: int = 0) -> tuple:
     """(kind, found) for the face or hand nearest to a clicked point, in crops of growing size around it:
     ("hand", (box, score, pts, side)), ("face", Detection) or (None, None) when nothing there is found.
@@ -263,8 +267,7 @@ def skin_share(rgb: np.ndarray, box) -> float:
     if x1 <= x0 or y1 <= y0:
         return 0.0
     ycrcb = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2YCrCb)
-    cr, cb = ycrcb[:, :, 1], ycrcb[:, :, 2]
-    return float(((cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])).mean())
+    return float(in_skin_range(ycrcb[:, :, 1], ycrcb[:, :, 2]).mean())
 
 
 def _near(box, x, y, margin: float = 0.15) -> bool:

@@ -151,7 +151,8 @@ class Judge:
         return self._guessed[key]
 
     def _guess(self, crop: np.ndarray) -> list:
-        left = [(n, p) for n, p in zip(self.names, self.parts) if n in self.left_out(crop)]
+        out_of = self.left_out(crop)
+        left = [(n, p) for n, p in zip(self.names, self.parts) if n in out_of]
         if not left:
             return []
         places = np.zeros(crop.shape, np.uint8)

@@ -141,13 +141,14 @@ def best_mask(judge: Judge, options: list, shape) -> tuple:
     # The photo's word on the fingers MediaPipe guessed: the best candidates are judged again, none blamed for a
     # finger it leaves out that its own colours say is not there (`Judge.guessed`). Only those that would win if
     # every finger they leave out were a guess are asked.
-    def unblamed(score, crop, skip):
-        return score + W_COVER * (judge.cover(crop, skip=skip) - judge.cover(crop))
+    def unblamed(score, crop, plain, skip):
+        return score + W_COVER * (judge.cover(crop, skip=skip) - plain)
 
-    best = (unblamed(best_s, crop, judge.guessed(crop)), best_agree, crop, outside, mask)
+    best = (unblamed(best_s, crop, judge.cover(crop), judge.guessed(crop)), best_agree, crop, outside, mask)
     for v in pool:
-        if unblamed(v[0], v[2], judge.left_out(v[2])) > best[0]:
-            s = unblamed(v[0], v[2], judge.guessed(v[2]))
+        plain = judge.cover(v[2])
+        if unblamed(v[0], v[2], plain, judge.left_out(v[2])) > best[0]:
+            s = unblamed(v[0], v[2], plain, judge.guessed(v[2]))
             if s > best[0]:
                 best = (s,) + v[1:]
     _, best_agree, crop, outside, mask = best

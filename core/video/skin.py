@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..detect.proposals import SKIN_CB, SKIN_CR
+from ..detect.proposals import in_skin_range
 
 # A hand must look like skin where the frame's own face shows that skin looks like skin under this light: the
 # median chrominance inside the hand's landmark outline lies in Chai and Ngan's skin range in YCrCb ("Face
@@ -39,4 +39,4 @@ def _chroma(frame: np.ndarray, pts: np.ndarray):
 
 
 def _in_skin_range(chroma) -> bool:
-    return chroma is None or (SKIN_CR[0] <= chroma[0] <= SKIN_CR[1] and SKIN_CB[0] <= chroma[1] <= SKIN_CB[1])
+    return chroma is None or bool(in_skin_range(chroma[0], chroma[1]))
