@@ -117,6 +117,8 @@ def _run_backend(requested: str, rgb, prompts, messages: list, options: dict, sk
     In "auto", a backend that is simply not set up is mentioned only if it says its absence matters to users
     (Replicate without a token: the brief asks the UI to say so); a backend that fails is always mentioned.
     `skipped` collects the backends "auto" passed over as not set up, with why."""
+    if isinstance(requested, backends.Backend):  # a caller's own instance (a clip keeps its masks between frames)
+        return requested.name, requested.propose(rgb, prompts, **options)
     auto = requested in (None, "", "auto")
     if auto:
         order = list(backends.AUTO_ORDER)

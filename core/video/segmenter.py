@@ -13,6 +13,7 @@ import numpy as np
 from ..pipeline import _Timer, finish
 from ..types import Detection, Result
 from .graphs import VideoGraphs
+from .reuse import ReusedRefinement
 from .tracking import CARRY_FRAMES, Tracker
 
 OFFLINE = "landmarks"
@@ -32,6 +33,8 @@ class VideoSegmenter:
         self.max_faces, self.max_hands = int(max_faces), int(max_hands)
         self.graphs = VideoGraphs(max_faces, max_hands, min_confidence, hand_complexity, selfie)
         self.tracker = Tracker(carry_frames)
+        # The offline masks keep each tracked instance's refinement while it only moves (`core.video.reuse`).
+        self.masks = ReusedRefinement() if self.backend == OFFLINE else None
         self.frames = 0
         self._thumb = None
 
@@ -40,7 +43,7 @@ class VideoSegmenter:
         last = [(t.predicted_box(), t.detection.score, t.missed == 0 and t.detection.landmark_kind == "face_mesh")
                 for t in self.tracker.tracks if t.kind == "face"]
         if self._scene_cut(rgb):
-            self.tracker.cut()
+            self.tracker.cut()  # every track ends, and with it its kept mask (`ReusedRefinement` keys by track)
             self.graphs.cut()
             last = []
         faces, hands = self.graphs.detect(rgb, last)
@@ -72,7 +75,7 @@ class VideoSegmenter:
         msgs = list(messages or [])
         if self.frames == 0:
             msgs = self.messages + msgs
-        result = finish(rgb, detections, self.backend, msgs, t, **self.options)
+        result = finish(rgb, detections, self.masks or self.backend, msgs, t, **self.options)
         result.frame_index = self.frames if frame_index is None else int(frame_index)
         result.time_s = time_s
         self.frames += 1
