@@ -211,6 +211,8 @@ def within_wrist(prompt, mask: np.ndarray, forearm: float = FOREARM) -> np.ndarr
     `forearm=0`: any part past the limit goes (the offline masks, drawn from the prior, end there)."""
     if prompt.limit is None:
         return mask
+    if forearm <= 0:
+        return mask & prompt.limit
     past = mask & ~prompt.limit
     return mask & prompt.limit if past.sum() > forearm * mask.sum() else mask
 
@@ -234,21 +236,28 @@ def make_exclusive(prompts: list, masks: list) -> list:
     then the smaller instance."""
     if len(masks) < 2:
         return masks
-    order = sorted(range(len(masks)), key=lambda i: (prompts[i].detection.kind != "hand", int(masks[i].sum())))
+    order = sorted(range(len(masks)), key=lambda i: (prompts[i].detection.kind != "hand", np.count_nonzero(masks[i])))
     taken = np.zeros_like(masks[0], dtype=bool)
     out = [None] * len(masks)
     for rank, i in enumerate(order):
-        m = masks[i] & ~taken
+        # Only the mask's own box can change (a frame's full-size masks, several instances a frame)
+        x, y, w, h = cv2.boundingRect(masks[i].view(np.uint8))
+        box = (slice(y, y + h), slice(x, x + w))
+        m = masks[i][box] & ~taken[box]
         # Pixels a lower-priority instance's prior owns but this one's does not go to that instance instead.
         for j in order[rank + 1:]:
             if prompts[j].detection.kind == prompts[i].detection.kind:
-                m &= ~(prompts[j].prior & ~prompts[i].prior & masks[j])
+                m &= ~(prompts[j].prior[box] & ~prompts[i].prior[box] & masks[j][box])
             if prompts[j].detection.kind == "hand" and prompts[j].sure is not None:  # another hand's bones
-                m &= ~(prompts[j].sure if prompts[i].sure is None else prompts[j].sure & ~prompts[i].sure)
-        if not m.any():  # never drop a detected instance: keep what its prior has that nobody took
-            m = prompts[i].prior & ~taken
-            if not m.any():
-                m = masks[i].copy()
-        out[i] = m
-        taken |= m
+                sure = prompts[j].sure[box]
+                m &= ~(sure if prompts[i].sure is None else sure & ~prompts[i].sure[box])
+        if m.any():
+            out[i] = np.zeros_like(taken)
+            out[i][box] = m
+            taken[box] |= m
+        else:  # never drop a detected instance: keep what its prior has that nobody took
+            out[i] = prompts[i].prior & ~taken
+            if not out[i].any():
+                out[i] = masks[i].copy()
+            taken |= out[i]
     return out
