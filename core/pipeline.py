@@ -76,11 +76,12 @@ def segment(image, backend: str = "auto", *, min_confidence: float = 0.5, max_ha
     return result
 
 
-def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "_Timer | None" = None, *,
+def finish(rgb: np.ndarray, detections: list, backend, messages: list, t: "_Timer | None" = None, *,
            box_scale: float = 1.5, refine: bool = True, draw: bool = True, automatic: int | None = None,
            add=(), cut=(), **backend_options) -> Result:
     """The stages after detection, shared by photos and video frames: prompts → backend → select → label →
-    render. `detections` may come from anywhere (the photo detector, a video tracker); the first `automatic` of
+    render. `backend`: a name, or a caller's own `Backend` (a clip's, keeping its masks between frames).
+    `detections` may come from anywhere (the photo detector, a video tracker); the first `automatic` of
     them are numbered left to right, the rest (found at hints) after them in order. `add` and `cut`: a visitor's
     points (`core.masks.clicks`), each given to the instance it belongs to."""
     t = t or _Timer()
@@ -111,7 +112,7 @@ def finish(rgb: np.ndarray, detections: list, backend: str, messages: list, t: "
     return result
 
 
-def _run_backend(requested: str, rgb, prompts, messages: list, options: dict, skipped: dict):
+def _run_backend(requested, rgb, prompts, messages: list, options: dict, skipped: dict):
     """Run the requested backend (or the best available for "auto"); fall back to the offline one, saying why.
 
     In "auto", a backend that is simply not set up is mentioned only if it says its absence matters to users

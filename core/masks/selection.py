@@ -18,7 +18,8 @@ candidates are chosen among the same way, in three steps:
 
 The chosen mask is then repaired when it misses what the landmarks prove: a finger a model's mask cuts off gets that
 finger back, drawn at finger width where the photo's colours say hand (repair adds; it never replaces the model's
-border; a guessed finger is not added). When no candidate agrees with the prior at all, the prior is used and the note says so.
+border; a guessed finger is not added). When no candidate agrees with the prior at all, the prior is used and the
+note says so.
 """
 from __future__ import annotations
 
