@@ -240,6 +240,32 @@ def test_a_finger_mediapipe_guessed_onto_the_table_is_not_chased():
     assert (mask & gone).sum() < 0.05 * gone.sum()
 
 
+def test_growing_out_must_draw_its_border_on_the_photos_edges():
+    """The photo settles a choice outwards only where the border it draws lies on edges as much as the one it gives
+    up: from the palm to the whole hand (a cut across the fingers for the fingers' outline) yes; from the exact hand
+    to a rim, its hull, its box or the hand with a rectangle of table (the hand's outline for lines across the
+    table) no. On egohands a mask reaching from the fingertips for a dark game piece won this way."""
+    from core.masks.judge import Judge
+    from core.masks.selection import _edges_allow
+    from core.masks.skeleton import skeleton_mask
+
+    photo, hand, landmarks = drawn_hand(1.0)
+    p = hand_prompt(photo, landmarks)
+    judge = Judge(p, [], photo.shape, photo)
+    offered = sam_offers(hand, photo.shape)
+    exact = next(m for n, m in offered if n == "hand:exact")
+    looser = {n for n, m in offered
+              if n.startswith("hand:") and n != "hand:exact" and (m & exact).sum() > 0.97 * exact.sum()}
+    assert {"hand:rim", "hand:hull", "hand:box", "hand:+arm"} <= looser
+    for name, m in offered:
+        if name in looser:
+            assert not _edges_allow(judge, judge.crop(exact), judge.crop(m)), name
+    fingers = skeleton_mask(landmarks, hand.shape, 24, [(5, 6), (6, 7), (7, 8), (9, 10), (10, 11), (11, 12)])
+    assert _edges_allow(judge, judge.crop(exact & ~fingers), judge.crop(exact))
+    rim = next(m for n, m in offered if n == "hand:rim")
+    assert _edges_allow(Judge(p, [], photo.shape), judge.crop(exact), judge.crop(rim))  # without the photo: no say
+
+
 @pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA} (needs ../shared/data)")
 def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
     """Realistic candidate sets from the shared ground truth (one draw; tests/fake_replicate.py): on each source and
@@ -250,17 +276,20 @@ def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
 
     result = run(DATA, seeds=1, sources=["celebamask_hq", "hand_over_face", "egohands"])
     stats = result["iou"]
-    # ours / oracle; measured (issue 28, guessed fingers): egohands 0.937 / 0.941 / 0.957 on the whole photo /
-    # mosaic / local SAM2, hand over face 0.868 / 0.956 / 0.931 (before: egohands 0.926 / 0.919 / 0.944; hand over
-    # face the same: its losses are a label joining two clasped hands and a hand MediaPipe placed on its fingers)
+    # ours / oracle; measured (issue 28, edges at a move out): egohands 0.937 / 0.952 / 0.957 on the whole photo /
+    # mosaic / local SAM2, hand over face 0.868 / 0.981 / 0.931 (before: the mosaic at 0.941 and 0.956, where a
+    # rectangle reaching from the fingertips for a dark game piece won; the whole photo's losses are labels joining
+    # two hands, a hand MediaPipe placed on its fingers, polygons that cut fingertips)
     floors = {"celebamask_hq": 0.95, "egohands": 0.925, "hand_over_face": 0.85}
+    mosaic_floors = {"celebamask_hq": 0.95, "egohands": 0.945, "hand_over_face": 0.97}
     for (source, cls, col), values in stats.items():
         if col != "ours-whole":
             continue
         for path in ("whole", "mosaic", "sam2"):
             ours = np.mean(stats[(source, cls, "ours-" + path)])
             best = np.mean(stats[(source, cls, "oracle-" + path)])
-            assert ours >= floors[source] * best, (source, cls, path, ours, best)
+            floor = (mosaic_floors if path == "mosaic" else floors)[source]
+            assert ours >= floor * best, (source, cls, path, ours, best)
         seed_rule = np.mean(stats[(source, cls, "seed")])
         assert np.mean(values) >= seed_rule + 0.25, (source, cls, np.mean(values), seed_rule)
     won = result["won"]

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..detect.geometry import hand_scale
 from .colour import ColourModel, colour_codes
+from .edges import border_trade, edge_map
 from .skeleton import FINGER_CHAINS, part_points
 
 MARGIN = {"face": 0.06, "hand": 0.18}  # beyond the prior grown by this share of the instance's size: not it
@@ -85,6 +86,7 @@ class Judge:
         for o in rivals:
             cost[self.crop(o.prior) & ~self.prior] = W_FAR
         self.colour, self.codes = None, None
+        self._image, self._edges = image, None  # the edge map is drawn when a shell first asks for it
         if image is not None:
             self.codes = colour_codes(self.crop(image))
             # The instance's colours from what its landmarks prove (a hand's bones; a face's core, as its features
@@ -208,6 +210,17 @@ class Judge:
             return 0.0, far, none
         llr = model.evidence(self.codes)
         return float(llr[close].mean()), far, shell & (llr <= 0)
+
+
+    def border_trade(self, small: np.ndarray, big: np.ndarray) -> tuple:
+        """`edges.border_trade` for two nested candidates' crops: (edge strength along the border `big` adds,
+        along the border of `small` it swallows); (1, 0), no objection, without the photo."""
+        if self._image is None:
+            return 1.0, 0.0
+        if self._edges is None:
+            x0, y0, x1, y1 = self.roi
+            self._edges = edge_map(self._image[y0:y1, x0:x1], self.step, self.prior.shape)
+        return border_trade(self._edges, small, big)
 
 
 def _disk(r: int) -> np.ndarray:

@@ -14,7 +14,8 @@ candidates are chosen among the same way, in three steps:
    asked of no candidate, so a bigger mask with a strip of table does not win for it.
 3. The photo settles the border among nested candidates (`_settle`): the shell between the choice and a nested
    candidate is judged by a colour model learnt on both sides of it; the choice moves out when the shell looks like
-   its inside (the rest of a hand a piece missed) and in when it looks like what surrounds it.
+   its inside (the rest of a hand a piece missed) and the new border lies on the photo's edges as much as the one
+   it gives up (`edges`), and in when the shell looks like what surrounds it.
 
 The chosen mask is then repaired when it misses what the landmarks prove: a finger a model's mask cuts off gets that
 finger back, drawn at finger width where the photo's colours say hand (repair adds; it never replaces the model's
@@ -43,6 +44,7 @@ MIN_GAIN = 0.005  # a union grows only by pieces that raise the score this much
 MAX_MOVES = 4  # steps the photo may move the choice along its nested candidates
 SHELL_OUT = 0.3  # the choice moves out when the shell looks this much like its inside (mean log-likelihood ratio)
 FAR_VETO = 0.5  # ... and the landmarks rule out less than this share of the shell
+EDGE_SLACK = 0.1  # ... and the border it draws lies on edges at most this much less than the one it gives up (0-1)
 PART_SLACK = 0.1  # the choice moves in to a candidate holding at most this much less of the parts
 REPAIR_BELOW = 0.5  # a finger a model's mask holds less than half of is cut off: it is added
 FINGER = 0.25  # a finger's width as a share of the hand's size: what repair draws, where the colours say hand
@@ -190,7 +192,8 @@ def _settle(judge: Judge, views: list, crop, outside, mask, agree) -> tuple:
             v_area = v_crop.sum() + v_out
             if v_area > (1 + NESTED) * area and holds(v_crop, crop):
                 ev, far, _ = judge.shell(crop, v_crop)
-                if ev - SHELL_OUT > strength and far < FAR_VETO and v_out <= 0.5 * (v_area - area):
+                if ev - SHELL_OUT > strength and far < FAR_VETO and v_out <= 0.5 * (v_area - area) \
+                        and _edges_allow(judge, crop, v_crop):
                     move, strength = (v_crop, v_out, v_mask, v_agree), ev - SHELL_OUT
             elif v_area < (1 - NESTED) * area and holds(crop, v_crop):
                 ev, _, unlike = judge.shell(v_crop, crop)
@@ -200,6 +203,14 @@ def _settle(judge: Judge, views: list, crop, outside, mask, agree) -> tuple:
             break
         crop, outside, mask, agree = move
     return mask, agree
+
+
+def _edges_allow(judge: Judge, small: np.ndarray, big: np.ndarray) -> bool:
+    """Growing out is the rest of the object only if the border it draws lies on the photo's edges about as much
+    as the border it gives up: a dark game piece past the fingertips can look like the hand's shadowed fingers,
+    but the straight sides of a mask reaching for it cross the table where nothing changes."""
+    new, gone = judge.border_trade(small, big)
+    return new >= gone - EDGE_SLACK
 
 
 FOREARM = 0.15  # a model's mask that runs this share of itself past the wrist limit has taken the forearm
