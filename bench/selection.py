@@ -12,7 +12,10 @@ degraded like SAM's own output. Three ways a backend meets them:
   model scores that do not know which is right.
 
     python -m bench.selection [--data ../shared/data] [--seeds 3] [--sources egohands,...] [--whole-prob 1.0]
-                              [--losses 0.1]
+                              [--kinds issue] [--losses 0.1]
+
+`--kinds issue` offers on the Replicate paths only the kinds issue 28's own fake offers beside the exact masks (rim,
+box, halves, face plus neck, background); `--kinds rim,box` any others.
 
 Per detected instance, IoU with the true instance its prior overlaps most (detection misses are bench.quality's
 business, not the chooser's). `oracle` = the best single candidate or union of candidates that lie inside the true
@@ -140,8 +143,19 @@ def what_won(chosen, g, named) -> str:
     return name
 
 
-def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
-    """{(source, class, column): [IoU per detected instance x seed]} and {(class, path): Counter of what won}."""
+# The kinds of mask issue 28's own Replicate fake offers beside the exact ones (`--kinds issue`): the object grown by a
+# rim, its filled box, its top or bottom half, face plus neck, the background.
+ISSUE_KINDS = ("exact", "rim", "box", "top-half", "bottom-half", "+neck", "background")
+
+
+def offered(named: list, kinds) -> list:
+    """[(name, mask)] of the kinds asked for (a name's part after "hand:" / "face:"); all of them for None."""
+    return named if kinds is None else [(n, m) for n, m in named if n.split(":")[-1] in kinds]
+
+
+def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0, kinds=None) -> dict:
+    """{(source, class, column): [IoU per detected instance x seed]} and {(class, path): Counter of what won}.
+    `kinds`: offer only these kinds of candidate on the Replicate paths (whole, mosaic); None: all."""
     stats = defaultdict(list)
     won = defaultdict(Counter)
     losses = []  # (shortfall, path, source, photo, prompt, seed, what won, ours, oracle)
@@ -162,8 +176,8 @@ def run(data_dir, seeds: int, sources=None, whole_prob: float = 1.0) -> dict:
                 overlap = [int((g & p.prior).sum()) for g in inst]
                 return inst[int(np.argmax(overlap))] if overlap and max(overlap) else None
 
-            whole = whole_candidates(rgb, regions, seed)
-            mosaic = mosaic_candidates(rgb, prompts, regions, seed)
+            whole = offered(whole_candidates(rgb, regions, seed), kinds)
+            mosaic = [offered(c, kinds) for c in mosaic_candidates(rgb, prompts, regions, seed)]
             sam2, sam2_scores = sam2_candidates(rgb, prompts, truth_of, seed)
             named = {"whole": [whole] * len(prompts), "mosaic": mosaic, "sam2": sam2}
             cands = {
@@ -250,11 +264,17 @@ def main(argv=None):
     ap.add_argument("--sources", default="", help="comma-separated source names (default: all with exact masks)")
     ap.add_argument("--whole-prob", type=float, default=1.0,
                     help="chance the exact mask is offered whole (else only its pieces, which a union must join)")
+    ap.add_argument("--kinds", default="", help="offer only these kinds on the Replicate paths, comma-separated "
+                    "(rim, box, hull, +arm, piece, ...), or 'issue': those issue 28's fake offers (" +
+                    ", ".join(ISSUE_KINDS) + ")")
     ap.add_argument("--losses", type=float, default=None, metavar="SHORTFALL",
                     help="also list every instance this much or more below the oracle (e.g. 0.1)")
     args = ap.parse_args(argv)
     t = time.perf_counter()
-    result = run(args.data, args.seeds, [s for s in args.sources.split(",") if s] or None, args.whole_prob)
+    kinds = ISSUE_KINDS if args.kinds == "issue" else tuple(k for k in args.kinds.split(",") if k) or None
+    if kinds is not None and "exact" not in kinds:
+        kinds += ("exact",)
+    result = run(args.data, args.seeds, [s for s in args.sources.split(",") if s] or None, args.whole_prob, kinds)
     print_table(result)
     if args.losses is not None:
         print_losses(result, args.losses)

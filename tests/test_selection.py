@@ -298,6 +298,28 @@ def test_on_shared_photos_the_exact_mask_is_chosen_per_source():
         assert exact >= 0.7 * sum(won[(cls, "whole")].values()), (cls, dict(won[(cls, "whole")]))
 
 
+@pytest.mark.skipif(not (DATA / "egohands").is_dir(), reason=f"shared data not found at {DATA} (needs ../shared/data)")
+def test_among_the_kinds_issue_28_names_no_rim_or_box_wins_on_the_whole_photo():
+    """The server issue 28 describes offers each exact mask beside it grown by a rim, its filled box, its halves,
+    face plus neck and the background. On the whole photo no rim and no box wins; faces get their exact masks and
+    first-person hands come within 0.95 of the best choice. Measured (one draw): faces 0.999, egohands 0.956, hand
+    over face 0.915 of the oracle (its shortfall is one hand MediaPipe put on its fingers only, where the top half
+    of the labelled hand is what the landmarks hold)."""
+    from bench.selection import ISSUE_KINDS, run
+
+    result = run(DATA, seeds=1, sources=["celebamask_hq", "hand_over_face", "egohands"], kinds=ISSUE_KINDS)
+    stats = result["iou"]
+    floors = {"celebamask_hq": 0.97, "egohands": 0.95, "hand_over_face": 0.9}
+    for (source, cls, col), values in stats.items():
+        if col == "ours-whole":
+            best = np.mean(stats[(source, cls, "oracle-whole")])
+            assert np.mean(values) >= floors[source] * best, (source, cls, np.mean(values), best)
+    for cls in ("face", "hand"):
+        won = result["won"][(cls, "whole")]
+        assert won["rim"] == 0 and won["box"] == 0, (cls, dict(won))
+    assert result["won"][("face", "whole")]["exact"] == sum(result["won"][("face", "whole")].values())
+
+
 def test_a_models_hand_is_cut_at_the_wrist_only_when_it_runs_up_the_forearm():
     """The model's own border past the wrist limit by a wrist's end stays (it is finer than a straight cut); a
     forearm is cut at the limit."""
