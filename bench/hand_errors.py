@@ -13,13 +13,21 @@ corridor about a wrist wide: the same figure for the label and the prediction sa
 runs up the arm.
 
     from bench.hand_errors import error_shares, wrist_reach
+Whose outline is right where the two part: `edges_where_apart` reads the photo's edges along each outline where it
+lies beyond bF's tolerance from the other. A border drawn where the object ends lies on an edge (the hand against
+the table, a palm against the face it rests on); a coarse polygon or a cut across skin does not. On egohands the
+labels' outline is the one off the edges (a polygon inside the hand), on hand-over-face it is ours.
+
     error_shares(pred, truth, [landmarks, ...])   # {"web": .., "spill": .., "edge miss": .., "hull miss": ..}
     wrist_reach(mask, landmarks)                  # palm lengths behind the wrist landmark, or None
+    edges_where_apart(pred, truth, rgb, 4)        # (edge strength along ours, along the label's), or None
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from core.masks.edges import edge_map, outline
 
 WRIST_CORRIDOR = 0.25  # half-width of the corridor behind the wrist, in palm lengths (about a third of a wrist)
 
@@ -66,3 +74,26 @@ def wrist_reach(mask: np.ndarray, landmarks) -> float | None:
     if not keep.any():
         return None
     return float(np.clip(along[keep].max(), 0.0, 9.0))
+
+
+def edges_where_apart(pred: np.ndarray, truth: np.ndarray, rgb: np.ndarray, apart: float) -> tuple | None:
+    """(ours, label): the mean edge strength (`core.masks.edges.edge_map`, 0-1 by the region's own strong edges)
+    along the predicted outline where it lies more than `apart` pixels from the labelled one, and along the labelled
+    outline where it lies more than `apart` from the predicted one. None when the outlines never part that far."""
+    ys, xs = np.nonzero(pred | truth)
+    if not len(xs):
+        return None
+    h, w = truth.shape
+    m = int(apart) + 8
+    x0, y0, x1, y1 = max(xs.min() - m, 0), max(ys.min() - m, 0), min(xs.max() + m + 1, w), min(ys.max() + m + 1, h)
+    p, t = pred[y0:y1, x0:x1], truth[y0:y1, x0:x1]
+    edges = edge_map(rgb[y0:y1, x0:x1], 1, p.shape)
+    op, ot = outline(p), outline(t)
+
+    def far_from(o):
+        return cv2.distanceTransform((~o).astype(np.uint8), cv2.DIST_L2, 3) > apart
+
+    ours, theirs = op & far_from(ot), ot & far_from(op)
+    if not ours.any() or not theirs.any():
+        return None
+    return float(edges[ours].mean()), float(edges[theirs].mean())

@@ -35,6 +35,10 @@ missed outside them (finger sides, tips, the wrist); mean over photos. With what
 (about nil) they add up to 1 - IoU.
 wrist, wrist lab: median over predicted hands the label knows of how far the hand's mask, and the labelled hand
 holding most of its bone points, run behind the wrist landmark, in palm lengths (`bench.hand_errors.wrist_reach`).
+on edge, lab edge: where the predicted and labelled hand outlines lie beyond bF's tolerance apart, the mean edge
+strength of the photo (0-1) along ours and along the label's (`bench.hand_errors.edges_where_apart`); mean over
+photos. The outline on the edges is the one that follows the hand: a low `on edge` beside a high `lab edge` is our
+error, the other way round the label's.
 
 straight: mean over masks of that kind of the straight-edge figure (`bench.edges`: share of the outline, off the
 photo border, on axis-parallel runs longer than a quarter of the box side). The `truth` rows score each
@@ -71,8 +75,8 @@ from core.masks.skeleton import skeleton_coverage, skeleton_points  # noqa: E402
 
 from .data import DEFAULT_DATA, samples  # noqa: E402
 from .edges import straight_edge_share  # noqa: E402
-from .hand_errors import error_shares, wrist_reach  # noqa: E402
-from .mask_metrics import boundary_f, iou, union_of  # noqa: E402
+from .hand_errors import edges_where_apart, error_shares, wrist_reach  # noqa: E402
+from .mask_metrics import boundary_f, boundary_tolerance, iou, union_of  # noqa: E402
 from .overlays import hand_landmarks, write_cutouts, write_overlay  # noqa: E402
 
 BOX = "box-1.5x"
@@ -132,8 +136,9 @@ def skeleton_kept(pred: list, truth_hand) -> list:
     return out
 
 
-def score_sample(sample, pred: list, shape, stats):
-    """Add one photo's scores for one method to `stats` (key -> list of values)."""
+def score_sample(sample, pred: list, shape, stats, rgb=None):
+    """Add one photo's scores for one method to `stats` (key -> list of values); `rgb`, the photo, for the edge
+    columns."""
     stats[("photo", "n")].append(1.0)
     for cls in EXACT_CLASSES:
         if cls in sample.masks:
@@ -149,6 +154,10 @@ def score_sample(sample, pred: list, shape, stats):
             stats[("hand", "found")].append(float((p & hand).sum() / hand.sum() >= HAND_FOUND_COVER))
         stats[("hand", "skel")].extend(skeleton_kept(pred, truth))
         add_hand_errors(stats, pred, truth)
+        apart = edges_where_apart(p, truth, rgb, boundary_tolerance(shape)) if rgb is not None else None
+        if apart is not None:
+            stats[("hand", "on edge")].append(apart[0])
+            stats[("hand", "lab edge")].append(apart[1])
     if "skin" in sample.masks:
         skin, feat = sample.mask("skin"), sample.mask("features")
         p = union_of(shape, masks_of(pred, "face"))
@@ -237,7 +246,7 @@ def run(data_dir, backends, sources=None, show_dir=None):
             results[b] = segment(rgb, backend=b, draw=False)
             preds[b] = results[b].instances
         for method, pred in preds.items():
-            score_sample(s, pred, rgb.shape[:2], table[(s.source, method)])
+            score_sample(s, pred, rgb.shape[:2], table[(s.source, method)], rgb)
         score_truth(s, table[(s.source, TRUTH)])
         if "hand" in s.masks and backends:
             hand_lines.append(per_photo_hands(s, preds[backends[0]], rgb.shape[:2]))
@@ -282,7 +291,8 @@ FACE_COLUMNS = [("face", "iou"), ("face", "bF"), ("face", "miss"), ("face", "fou
                 ("face", "coverage"), ("face", "straight")]
 HAND_COLUMNS = [("hand", "iou"), ("hand", "bF"), ("hand", "miss"), ("hand", "found"), ("hand", "skel"),
                 ("hand", "skel min"), ("hand", f"skel<{SKELETON_KEPT}"), ("hand", "straight"), ("hand", "web"),
-                ("hand", "spill"), ("hand", "edge miss"), ("hand", "wrist"), ("hand", "wrist lab")]
+                ("hand", "spill"), ("hand", "edge miss"), ("hand", "wrist"), ("hand", "wrist lab"), ("hand", "on edge"),
+                ("hand", "lab edge")]
 _FROM_SKEL = {"skel min", f"skel<{SKELETON_KEPT}"}  # columns computed from the ("hand", "skel") values
 
 

@@ -113,3 +113,22 @@ def test_error_shares_split_what_iou_misses_by_where_it_lies():
     arm = np.zeros(SHAPE, bool)
     arm[120:337, 190:210] = True
     assert wrist_reach(arm, lm) == pytest.approx(36 / 180, abs=0.01)
+
+
+def test_edges_where_apart_says_whose_outline_follows_the_photo():
+    """A pale hand-sized square on a noisy dark table: the outline drawn on its edge reads strong, one drawn 8 px
+    inside it (a coarse polygon, a cut across skin) weak, whichever of the two is the label."""
+    from bench.hand_errors import edges_where_apart
+
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(60, 6, (200, 200, 3)), 0, 255).astype(np.uint8)
+    exact = np.zeros((200, 200), bool)
+    exact[50:150, 60:140] = True
+    photo[exact] = np.clip(rng.normal(190, 6, (int(exact.sum()), 3)), 0, 255).astype(np.uint8)
+    inside = np.zeros_like(exact)
+    inside[58:142, 68:132] = True
+    ours, label = edges_where_apart(exact, inside, photo, 3)
+    assert ours > 0.8 and label < 0.4
+    ours, label = edges_where_apart(inside, exact, photo, 3)
+    assert ours < 0.4 and label > 0.8
+    assert edges_where_apart(exact, exact, photo, 3) is None  # the outlines never part
