@@ -15,12 +15,17 @@ import cv2
 import numpy as np
 
 STRONG = 90  # percentile of the region's gradients that counts as a full edge (1.0)
+FINE = 2  # the gradients are taken at most this many pixels a sample (a larger region is downscaled first)
 _SQUARE = np.ones((3, 3), np.uint8)
 
 
 def edge_map(region: np.ndarray, step: int, shape) -> np.ndarray:
     """(rows, cols) = `shape` float32 in [0, 1]: edge strength per sample of `region` (an RGB crop sampled every
     `step` pixels, as `Judge.crop` samples masks)."""
+    if step > FINE:  # gradients at FINE pixels a sample at most: a large photo's hand costs what a small one's does
+        h, w = region.shape[:2]
+        size = (max(1, round(w * FINE / step)), max(1, round(h * FINE / step)))
+        region, step = cv2.resize(np.ascontiguousarray(region), size, interpolation=cv2.INTER_AREA), FINE
     lab = cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2LAB).astype(np.float32)
     grad = np.zeros(lab.shape[:2], np.float32)
     for c in range(3):

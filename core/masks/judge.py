@@ -211,7 +211,6 @@ class Judge:
         llr = model.evidence(self.codes)
         return float(llr[close].mean()), far, shell & (llr <= 0)
 
-
     def border_trade(self, small: np.ndarray, big: np.ndarray) -> tuple:
         """`edges.border_trade` for two nested candidates' crops: (edge strength along the border `big` adds,
         along the border of `small` it swallows); (1, 0), no objection, without the photo."""
