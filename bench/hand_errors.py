@@ -12,12 +12,12 @@ wrist landmark (landmark 0, away from the middle finger's base, landmark 9), in 
 corridor about a wrist wide: the same figure for the label and the prediction says whether a mask stops short or
 runs up the arm.
 
-    from bench.hand_errors import error_shares, wrist_reach
 Whose outline is right where the two part: `edges_where_apart` reads the photo's edges along each outline where it
 lies beyond bF's tolerance from the other. A border drawn where the object ends lies on an edge (the hand against
 the table, a palm against the face it rests on); a coarse polygon or a cut across skin does not. On egohands the
 labels' outline is the one off the edges (a polygon inside the hand), on hand-over-face it is ours.
 
+    from bench.hand_errors import edges_where_apart, error_shares, wrist_reach
     error_shares(pred, truth, [landmarks, ...])   # {"web": .., "spill": .., "edge miss": .., "hull miss": ..}
     wrist_reach(mask, landmarks)                  # palm lengths behind the wrist landmark, or None
     edges_where_apart(pred, truth, rgb, 4)        # (edge strength along ours, along the label's), or None
