@@ -27,7 +27,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.masks.edges import edge_map, outline
+from core.masks.edges import edge_map
+
+from .mask_metrics import _distance_to, boundary
 
 WRIST_CORRIDOR = 0.25  # half-width of the corridor behind the wrist, in palm lengths (about a third of a wrist)
 
@@ -88,12 +90,8 @@ def edges_where_apart(pred: np.ndarray, truth: np.ndarray, rgb: np.ndarray, apar
     x0, y0, x1, y1 = max(xs.min() - m, 0), max(ys.min() - m, 0), min(xs.max() + m + 1, w), min(ys.max() + m + 1, h)
     p, t = pred[y0:y1, x0:x1], truth[y0:y1, x0:x1]
     edges = edge_map(rgb[y0:y1, x0:x1], 1, p.shape)
-    op, ot = outline(p), outline(t)
-
-    def far_from(o):
-        return cv2.distanceTransform((~o).astype(np.uint8), cv2.DIST_L2, 3) > apart
-
-    ours, theirs = op & far_from(ot), ot & far_from(op)
+    op, ot = boundary(p), boundary(t)  # the outlines bF compares, at bF's distances
+    ours, theirs = op & (_distance_to(ot) > apart), ot & (_distance_to(op) > apart)
     if not ours.any() or not theirs.any():
         return None
     return float(edges[ours].mean()), float(edges[theirs].mean())
